@@ -1,0 +1,20 @@
+PY ?= .venv/bin/python
+
+.PHONY: install test test-slow train clean
+
+install:  ## create .venv and install the package (editable) with its test extras
+	test -x $(PY) || python3 -m venv .venv
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+
+test:  ## the default suite (CI runs this)
+	$(PY) -m pytest -q
+
+test-slow:  ## long tests: full-size runs
+	$(PY) -m pytest -q -m slow
+
+train:  ## the paper's closed-set recipe on the embedded synthetic library
+	$(PY) -m forams_lightning.train +experiment=closed_set
+
+clean:
+	rm -rf logs .pytest_cache

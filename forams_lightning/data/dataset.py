@@ -1,0 +1,20 @@
+"""A map-style dataset over image paths: returns (image tensor, species index, sample index)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from torch.utils.data import Dataset
+
+from forams_lightning.data.images import load_rgb
+
+
+class ImageDataset(Dataset):
+    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable):
+        self.paths, self.labels, self.transform = list(paths), list(labels), transform
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, i: int):
+        return self.transform(load_rgb(self.paths[i])), self.labels[i], i

@@ -1,0 +1,89 @@
+"""Read the supported input layouts into one table of samples (path, species, group).
+
+- one folder per species: ``root/Genus_species/*.jpg`` (images may sit in sub-folders);
+- the Endless Forams download: ``root/0 - Beella digitata/images/*.jpg``, with inconsistent spacing around the dash
+  (``7- Globigerinita glutinata``, ``19-Globorotalia truncatulinoides``): the numeric prefix is not part of the name;
+- a CSV manifest with a path column, a label column and optionally a group column (specimen, scan, slide): paths are
+  relative to ``root`` or, as in manifests that list bare file names, to ``root/<label>``.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
+_NUMBER_PREFIX = re.compile(r"^\s*\d+\s*-\s*")
+
+
+@dataclass(frozen=True)
+class Sample:
+    path: str
+    species: str
+    group: str | None = None
+
+
+def species_name(folder_name: str) -> str:
+    """`'19-Globorotalia truncatulinoides'` -> `'Globorotalia truncatulinoides'`."""
+    return _NUMBER_PREFIX.sub("", folder_name).strip()
+
+
+def read_species_folders(root: str | Path) -> list[Sample]:
+    """One species per top-level folder of `root`; covers the Endless Forams download layout too."""
+    root = _existing_dir(root)
+    samples = []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        if not files:
+            log.warning("species folder %s holds no images; skipped", folder)
+            continue
+        name = species_name(folder.name)
+        samples += [Sample(str(f), name) for f in files]
+    if not samples:
+        raise FileNotFoundError(f"no images found under data.root={root} (expected one folder per species)")
+    return samples
+
+
+def read_manifest(
+    manifest: str | Path,
+    root: str | Path | None = None,
+    path_column: str = "path",
+    label_column: str = "label",
+    group_column: str | None = None,
+) -> list[Sample]:
+    """Rows of a CSV manifest; `root` defaults to the manifest's folder."""
+    manifest = Path(manifest)
+    if not manifest.is_file():
+        raise FileNotFoundError(f"data.manifest={manifest} does not exist")
+    root = _existing_dir(root if root is not None else manifest.parent)
+    with manifest.open(newline="") as f:
+        reader = csv.DictReader(f)
+        needed = [c for c in (path_column, label_column, group_column) if c]
+        missing = [c for c in needed if c not in (reader.fieldnames or [])]
+        if missing:
+            raise ValueError(f"{manifest}: missing column(s) {missing}; it has {reader.fieldnames}. "
+                             "Set data.manifest_columns.* to the right names.")
+        rows = list(reader)
+    samples = []
+    for line, row in enumerate(rows, start=2):
+        rel, label = row[path_column].strip(), row[label_column].strip()
+        if not rel or not label:
+            raise ValueError(f"{manifest}:{line}: empty {path_column!r} or {label_column!r}")
+        candidates = [root / rel, root / label / rel]
+        path = next((p for p in candidates if p.is_file()), None)
+        if path is None:
+            raise FileNotFoundError(f"{manifest}:{line}: image {rel!r} not found under {root} or {root / label}")
+        samples.append(Sample(str(path), label, row[group_column].strip() if group_column else None))
+    return samples
+
+
+def _existing_dir(path: str | Path) -> Path:
+    path = Path(path).expanduser()
+    if not path.is_dir():
+        raise FileNotFoundError(f"data.root={path} is not a folder; set data.root to your image library")
+    return path

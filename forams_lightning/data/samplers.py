@@ -1,0 +1,74 @@
+"""P×K class-balanced batches for metric learning."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+from torch.utils.data import Sampler
+
+log = logging.getLogger(__name__)
+
+
+class PKBatchSampler(Sampler[list[int]]):
+    """Batches of P species × K images each.
+
+    Species are drawn uniformly (not by size), which is what balances a long-tailed library; the P species of a batch
+    are distinct. A species with at least K images gives K distinct images, a smaller one repeats images. Species with
+    a single image cannot form a positive pair and are never drawn (they still serve as gallery entries).
+
+    An epoch is ``num_batches`` batches per process; by default ``ceil(n_images / (P*K) / num_replicas)``, i.e. all
+    processes together draw about as many images as the training split holds. With ``num_replicas > 1`` every process
+    derives the same global sequence from ``seed`` and the epoch (see ``set_epoch``) and takes every R-th batch,
+    so ranks see distinct batches without communicating.
+    """
+
+    def __init__(
+        self,
+        labels: Sequence[int],
+        p: int = 16,
+        k: int = 4,
+        num_batches: int | None = None,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+    ):
+        if p < 2 or k < 2:
+            raise ValueError(f"P×K sampler needs p >= 2 and k >= 2 (got p={p}, k={k}): a batch needs positives and negatives")
+        by_class = defaultdict(list)
+        for i, y in enumerate(labels):
+            by_class[int(y)].append(i)
+        self.pools = {c: np.array(ix) for c, ix in sorted(by_class.items()) if len(ix) >= 2}
+        singletons = sorted(set(by_class) - set(self.pools))
+        if singletons:
+            log.warning("%d species have a single training image and are never drawn as P×K classes: %s",
+                        len(singletons), singletons)
+        if len(self.pools) < 2:
+            raise ValueError("P×K sampling needs at least two species with two or more training images each")
+        if p > len(self.pools):
+            log.warning("sampler P=%d exceeds the %d drawable species; using P=%d", p, len(self.pools), len(self.pools))
+            p = len(self.pools)
+        self.p, self.k = p, k
+        self.num_replicas, self.rank, self.seed, self.epoch = num_replicas, rank, seed, 0
+        self.num_batches = num_batches or max(1, math.ceil(len(labels) / (p * k) / num_replicas))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.num_batches
+
+    def __iter__(self) -> Iterator[list[int]]:
+        rng = np.random.default_rng([self.seed, self.epoch])
+        classes = np.array(list(self.pools))
+        for b in range(self.num_batches * self.num_replicas):
+            chosen = rng.choice(classes, size=self.p, replace=False)
+            batch = []
+            for c in chosen:
+                pool = self.pools[c]
+                batch += rng.choice(pool, size=self.k, replace=len(pool) < self.k).tolist()
+            if b % self.num_replicas == self.rank:
+                yield batch

@@ -1,0 +1,82 @@
+"""Seeded, stratified, group-aware train/val/test splits, and their save/load as CSV.
+
+A split assigns whole *units* to one part: a unit is a group (specimen, scan) where the table has groups, else one
+image. Each species is split on its own, so every part holds every species that is large enough. Species with fewer
+than `min_units` units cannot give a gallery image, a validation query and a test query; they go to train only (they
+still serve as gallery entries and as negatives) and are listed in the report rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from forams_lightning.atomic import atomic_write_csv
+
+SPLITS = ("train", "val", "test")
+
+
+def stratified_split(
+    species: Sequence[str],
+    groups: Sequence[str | None] | None = None,
+    val_fraction: float = 0.15,
+    test_fraction: float = 0.15,
+    seed: int = 0,
+    min_units: int = 3,
+) -> tuple[list[str], dict]:
+    """Return the split name of every sample and a report of what happened to small species."""
+    if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
+        raise ValueError(f"split fractions val={val_fraction} test={test_fraction} must be in [0, 1) and sum below 1")
+    n = len(species)
+    unit_of = [g if g is not None else f"#{i}" for i, g in enumerate(groups if groups is not None else [None] * n)]
+    units_by_species: dict[str, set[str]] = defaultdict(set)
+    species_of_unit: dict[str, str] = {}
+    for s, u in zip(species, unit_of):
+        if species_of_unit.setdefault(u, s) != s:
+            raise ValueError(f"group {u!r} holds images of two species ({species_of_unit[u]!r}, {s!r})")
+        units_by_species[s].add(u)
+
+    rng = np.random.default_rng(seed)
+    part_of_unit, train_only = {}, []
+    for s in sorted(units_by_species):
+        units = sorted(units_by_species[s], key=_natural_key)
+        units = [units[i] for i in rng.permutation(len(units))]
+        if len(units) < min_units:
+            train_only.append(s)
+            part_of_unit.update({u: "train" for u in units})
+            continue
+        n_test = max(1, round(len(units) * test_fraction)) if test_fraction > 0 else 0
+        n_val = max(1, round(len(units) * val_fraction)) if val_fraction > 0 else 0
+        for k, u in enumerate(units):
+            part_of_unit[u] = "test" if k < n_test else "val" if k < n_test + n_val else "train"
+    parts = [part_of_unit[u] for u in unit_of]
+    report = {"train_only_species": train_only, **{f"n_{p}": parts.count(p) for p in SPLITS}}
+    return parts, report
+
+
+def _natural_key(unit: str):
+    return (len(unit), unit)
+
+
+def save_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str], parts: Sequence[str]) -> None:
+    atomic_write_csv(path, ["path", "species", "split"], zip(rel_paths, species, parts))
+
+
+def load_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str]) -> list[str]:
+    """Parts of the given samples from a saved split; refuses a file that does not match the data."""
+    with Path(path).open(newline="") as f:
+        saved = {r["path"]: (r["species"], r["split"]) for r in csv.DictReader(f)}
+    missing = [p for p in rel_paths if p not in saved]
+    if missing:
+        raise ValueError(f"data.split_file={path} does not list {len(missing)} image(s) of the data, e.g. {missing[:3]}")
+    changed = [p for p, s in zip(rel_paths, species) if saved[p][0] != s]
+    if changed:
+        raise ValueError(f"data.split_file={path}: species changed for {len(changed)} image(s), e.g. {changed[:3]}")
+    gone = len(saved) - len(rel_paths)
+    if gone:
+        raise ValueError(f"data.split_file={path} lists {gone} image(s) that are not in the data any more")
+    return [saved[p][1] for p in rel_paths]

@@ -1,0 +1,30 @@
+"""Identification scores from true and predicted species indices. Pure functions."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
+from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
+
+
+def identification_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
+    """Accuracy (micro) and macro F1 over the species present in the queries or the predictions."""
+    t, p = torch.as_tensor(np.asarray(y_true)), torch.as_tensor(np.asarray(y_pred))
+    return {
+        "knn_acc": float(multiclass_accuracy(p, t, num_classes=num_classes, average="micro")),
+        "macro_f1": float(multiclass_f1_score(p, t, num_classes=num_classes, average="macro")),
+    }
+
+
+def per_species_table(y_true: np.ndarray, y_pred: np.ndarray, species: list[str]) -> list[dict]:
+    """Precision, recall, F1 and support of every species with queries or predictions."""
+    present = sorted(set(np.asarray(y_true).tolist()) | set(np.asarray(y_pred).tolist()))
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=present, zero_division=0)
+    return [{"species": species[c], "precision": float(pi), "recall": float(ri), "f1": float(fi), "support": int(si)}
+            for c, pi, ri, fi, si in zip(present, p, r, f, s)]
+
+
+def normalised_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
+    """Rows: true species, normalised to sum to 1 (rows without queries stay 0)."""
+    return confusion_matrix(y_true, y_pred, labels=list(range(num_classes)), normalize="true")

@@ -1,0 +1,50 @@
+"""k-nearest-neighbour identification against a labelled gallery (FAISS, exact search). Pure functions."""
+
+from __future__ import annotations
+
+import faiss
+import numpy as np
+
+METRICS = ("l2", "cosine")
+
+
+def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "l2") -> tuple[np.ndarray, np.ndarray]:
+    """Distances (ascending) and gallery indices of the k nearest gallery items of each query.
+
+    ``l2``: Euclidean distance; ``cosine``: 1 - cosine similarity. `k` is capped at the gallery size.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"kNN metric must be one of {METRICS} (got {metric!r})")
+    gallery = np.ascontiguousarray(gallery, dtype=np.float32)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    k = min(k, len(gallery))
+    if metric == "cosine":
+        gallery, queries = _unit(gallery), _unit(queries)
+        index = faiss.IndexFlatIP(gallery.shape[1])
+    else:
+        index = faiss.IndexFlatL2(gallery.shape[1])
+    index.add(gallery)
+    scores, ids = index.search(queries, k)
+    distances = 1.0 - scores if metric == "cosine" else np.sqrt(np.maximum(scores, 0))
+    return distances, ids
+
+
+def knn_vote(neighbour_labels: np.ndarray, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Majority vote over each row of neighbour labels (sorted nearest first).
+
+    A tie goes to the tied species whose member is nearest. Returns (prediction, vote share of the prediction).
+    """
+    neighbour_labels = np.asarray(neighbour_labels)
+    n, k = neighbour_labels.shape
+    num_classes = num_classes or int(neighbour_labels.max()) + 1
+    votes = np.zeros((n, num_classes), dtype=np.int64)
+    np.add.at(votes, (np.repeat(np.arange(n), k), neighbour_labels.ravel()), 1)
+    best = votes.max(1, keepdims=True)
+    tied = (votes == best)[np.arange(n)[:, None], neighbour_labels]
+    first = tied.argmax(1)
+    prediction = neighbour_labels[np.arange(n), first]
+    return prediction, best[:, 0] / k
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

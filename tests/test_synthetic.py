@@ -1,0 +1,57 @@
+import json
+
+import numpy as np
+from PIL import Image
+
+from forams_lightning.data.layouts import read_species_folders
+from forams_lightning.data.synthetic import SyntheticSpec, generate_library, render, species_catalogue
+
+TINY = SyntheticSpec(n_species=5, max_images=6, min_images=3, image_size=40, seed=7)
+
+
+def test_generation_is_deterministic_and_in_download_layout(tmp_path):
+    a = generate_library(tmp_path / "a", TINY)
+    b = generate_library(tmp_path / "b", TINY)
+    files_a = sorted(p.relative_to(a) for p in a.rglob("*.jpg"))
+    assert files_a == sorted(p.relative_to(b) for p in b.rglob("*.jpg"))
+    assert len(files_a) == sum(TINY.counts())
+    assert all(str(f).split("/")[1] == "images" and " - " in str(f).split("/")[0] for f in files_a)
+    for f in files_a:
+        assert (a / f).read_bytes() == (b / f).read_bytes()
+    samples = read_species_folders(a)
+    assert len({s.species for s in samples}) == 5
+    assert json.loads((a / "_synthetic.json").read_text())["digest"] == TINY.digest()
+
+
+def test_generate_is_idempotent_and_refuses_foreign_folder(tmp_path):
+    root = generate_library(tmp_path / "lib", TINY)
+    stamp = (root / "_synthetic.json").stat().st_mtime_ns
+    generate_library(root, TINY)
+    assert (root / "_synthetic.json").stat().st_mtime_ns == stamp
+    other = SyntheticSpec(n_species=4, max_images=6, min_images=3, image_size=40)
+    try:
+        generate_library(root, other)
+    except FileExistsError as err:
+        assert "not the synthetic library" in str(err)
+    else:
+        raise AssertionError("a different spec must not reuse the folder")
+
+
+def test_long_tail_and_look_alike_species():
+    spec = SyntheticSpec()
+    counts = spec.counts()
+    assert counts[0] == spec.max_images and counts[-1] == spec.min_images and counts == sorted(counts, reverse=True)
+    catalogue = species_catalogue(spec)
+    names = [n for n, _ in catalogue]
+    assert len(set(names)) == len(names)
+    genera = [n.split()[0] for n in names]
+    assert len(set(genera)) < len(genera)  # several species per genus
+
+
+def test_specimens_vary_within_species_and_differ_between_species():
+    catalogue = species_catalogue(SyntheticSpec(seed=3))
+    img = lambda s, j: np.asarray(render(catalogue[s][1], np.random.default_rng([3, s, j]), 64), dtype=float)  # noqa: E731
+    assert np.abs(img(0, 0) - img(0, 1)).mean() > 1  # pose, light and noise change
+    assert isinstance(render(catalogue[0][1], np.random.default_rng(0), 64), Image.Image)
+    shell_fraction = (img(0, 0).mean(-1) > 60).mean()
+    assert 0.05 < shell_fraction < 0.9  # a shell on a dark background, not an empty or saturated frame
