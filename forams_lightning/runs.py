@@ -35,9 +35,10 @@ def select_checkpoint(trainer) -> str | None:
     return None
 
 
-def record_run(cfg: DictConfig, trainer, datamodule, fit_seconds: float) -> float | None:
-    """Write metrics.json into the run folder; returns the best validation score of the optimised metric."""
-    metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith(("val/", "test/"))}
+def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, fit_seconds: float) -> float | None:
+    """Write metrics.json (last validation and test scores, best validation score, run facts) into the run folder;
+    returns the best validation score of the optimised metric."""
+    metrics = {k: float(v) for k, v in logged.items() if k.startswith(("val/", "test/"))}
     callback = trainer.checkpoint_callback
     best = float(callback.best_model_score) if callback is not None and callback.best_model_score is not None else None
     metrics.update({

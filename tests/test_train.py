@@ -20,7 +20,7 @@ def test_every_experiment_runs_fast_dev_run(make_cfg, experiment, tmp_path):
 
 
 def test_two_epoch_run_writes_sane_metrics_and_reports(make_cfg, tmp_path):
-    cfg = make_cfg("trainer.max_epochs=2", "logger=csv")
+    cfg = make_cfg("trainer.max_epochs=2", "logger=csv", "trainer.log_every_n_steps=1")
     best = train(cfg)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("test/knn_acc", "test/macro_f1", "test/precision_at_1", "val/knn_acc"):
