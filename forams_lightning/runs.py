@@ -38,7 +38,7 @@ def select_checkpoint(trainer) -> str | None:
 def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, fit_seconds: float) -> float | None:
     """Write metrics.json (last validation and test scores, best validation score, run facts) into the run folder;
     returns the best validation score of the optimised metric."""
-    metrics = {k: float(v) for k, v in logged.items() if k.startswith(("val/", "test/"))}
+    metrics = {k: float(v) for k, v in logged.items() if k.startswith(("val/", "test/", "open/", "open_val/"))}
     callback = trainer.checkpoint_callback
     best = float(callback.best_model_score) if callback is not None and callback.best_model_score is not None else None
     metrics.update({

@@ -57,3 +57,30 @@ def test_wandb_logger_runs_offline_without_account(make_cfg, tmp_path, monkeypat
     train(cfg)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
+
+
+def test_open_set_run_reports_withheld_species(make_cfg, tmp_path):
+    cfg = make_cfg("+experiment=open_set", "model.backbone.name=resnet18", "trainer.max_epochs=1",
+                   "data.open_set.folds=3", "data.open_set.fold=1")
+    train(cfg)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    for key in ("open/loo_1nn_acc", "open/knn_acc", "open/kmeans_nmi", "open/agglo_k", "open/novelty_auroc",
+                "open/novelty_oscr", "open/k_true"):
+        assert key in metrics, key
+    assert metrics["open/k_true"] == len(metrics["split"]["unknown_species"]) == 2
+    assert 0 <= metrics["open/novelty_auroc"] <= 1
+
+
+def test_fold_multirun_writes_summary_table(tmp_path, cache_dir):
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "forams_lightning.train", "-m", "+experiment=open_set", "data=synthetic_tiny",
+           "model.backbone.name=resnet18", "data.open_set.folds=3", "data.open_set.fold=0,1", "logger=none",
+           "trainer=cpu", "+trainer.fast_dev_run=true", "callbacks.rich_progress_bar=null",
+           f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={tmp_path}"]
+    subprocess.run(cmd, check=True, capture_output=True, env={**__import__("os").environ, "FORAMS_OFFLINE": "1"})
+    table = (tmp_path / "summary.md").read_text().splitlines()
+    assert "open/loo_1nn_acc" in table[0]
+    assert table[2].startswith("| +experiment=open_set") and "data.open_set.fold=0" in table[2]
+    assert table[-1].startswith("| **mean ± std** (n=2)")

@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from forams_lightning.data.dataset import ImageDataset
 from forams_lightning.data.layouts import read_manifest, read_species_folders
 from forams_lightning.data.samplers import PKBatchSampler
-from forams_lightning.data.splits import load_split, save_split, stratified_split
+from forams_lightning.data.splits import held_out_species, load_split, save_split, stratified_split
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library
 from forams_lightning.data.transforms import build_transform
 
@@ -20,8 +20,17 @@ log = logging.getLogger(__name__)
 
 
 class ForamsDataModule(pl.LightningDataModule):
-    """Evaluation loaders come in pairs: index 0 is the gallery (the train split, evaluation transforms), index 1
-    the queries (val or test split). A query is identified by its nearest gallery images."""
+    """Evaluation loaders, in the order of `eval_parts(stage)`: the gallery (the train split, evaluation
+    transforms), the known-species queries (val or test split) and, in open-set runs, the images of species never
+    seen in training (`unknown_val`, `unknown_test`).
+
+    Open set (`open_set`): `unknown` (a preset such as ``paper_tail10``, or species names / indices into the sorted
+    species list) or `folds` + `fold` + `seed` (species-level k-fold) withhold species from training; all their
+    images go to ``unknown_test``. With `class_split_column` (manifests that come class-disjoint, such as the
+    radiolaria benchmark) train classes are the known species, val classes become ``unknown_val`` (model selection
+    and calibration) and test classes ``unknown_test`` (the report). Known species come first in `species`, so the
+    softmax head covers exactly `num_classes` known species.
+    """
 
     def __init__(
         self,
@@ -33,6 +42,7 @@ class ForamsDataModule(pl.LightningDataModule):
         crop_border: dict | None = None,
         split: dict | None = None,
         split_file: str | None = None,
+        open_set: dict | None = None,
         output_dir: str | None = None,
         sampler: dict | None = None,
         eval_batch_size: int = 128,
@@ -49,6 +59,9 @@ class ForamsDataModule(pl.LightningDataModule):
             self.root = str(Path(root) / f"synthetic-{self.synthetic.digest()}")
         self.image_size, self.crop_border = image_size, crop_border
         self.split_options, self.split_file, self.output_dir = split or {}, split_file, output_dir
+        self.open_set = dict(open_set or {})
+        if self.open_set.get("class_split_column"):
+            self.manifest_columns = {**self.manifest_columns, "class_split_column": self.open_set["class_split_column"]}
         self.sampler_options = sampler or {}
         self.eval_batch_size, self.num_workers, self.pin_memory, self.seed = eval_batch_size, num_workers, pin_memory, seed
         self.samples = None
@@ -64,26 +77,65 @@ class ForamsDataModule(pl.LightningDataModule):
             self.samples = read_manifest(self.manifest, self.root, **self.manifest_columns)
         else:
             self.samples = read_species_folders(self.root)
-        self.species = sorted({s.species for s in self.samples})
-        index = {name: i for i, name in enumerate(self.species)}
-        self.labels = [index[s.species] for s in self.samples]
-        rel_paths = [self._relative(s.path) for s in self.samples]
         names = [s.species for s in self.samples]
+        unknown_part = self._unknown_parts(names)
+        known = sorted(set(names) - set(unknown_part))
+        self.species = known + sorted(unknown_part)
+        self.num_classes = len(known)
+        index = {name: i for i, name in enumerate(self.species)}
+        self.labels = [index[n] for n in names]
+        rel_paths = [self._relative(s.path) for s in self.samples]
         if self.split_file:
             self.parts = load_split(self.split_file, rel_paths, names)
             self.split_report = {}
         else:
-            groups = [s.group for s in self.samples] if any(s.group for s in self.samples) else None
-            self.parts, self.split_report = stratified_split(names, groups, **self.split_options)
-            if self.split_report["train_only_species"]:
-                log.warning("too few images to validate/test these species; they are in the gallery only: %s",
-                            self.split_report["train_only_species"])
+            self.parts = self._split(names, unknown_part)
+        leaked = {names[i] for i, p in enumerate(self.parts) if p in ("train", "val") and names[i] in unknown_part}
+        if leaked:
+            raise RuntimeError(f"open set violated: species {sorted(leaked)} held out but present in train/val")
+        if unknown_part:
+            self.split_report["unknown_species"] = sorted(unknown_part)
         if self.output_dir:
             save_split(Path(self.output_dir) / "split.csv", rel_paths, names, self.parts)
 
-    @property
-    def num_classes(self) -> int:
-        return len(self.species)
+    def _unknown_parts(self, names: list[str]) -> dict[str, str]:
+        """Species withheld from training, mapped to their evaluation part."""
+        options = {k: v for k, v in self.open_set.items() if k != "class_split_column" and v is not None}
+        if self.open_set.get("class_split_column"):
+            by_species = {}
+            for s in self.samples:
+                if by_species.setdefault(s.species, s.class_split) != s.class_split:
+                    raise ValueError(f"species {s.species!r} has images in two class splits "
+                                     f"({by_species[s.species]!r}, {s.class_split!r})")
+            bad = {v for v in by_species.values()} - {"train", "val", "test"}
+            if bad:
+                raise ValueError(f"class split column values must be train/val/test (got {sorted(bad)})")
+            return {sp: f"unknown_{v}" for sp, v in by_species.items() if v != "train"}
+        if not options:
+            return {}
+        return {sp: "unknown_test" for sp in held_out_species(names, **options)}
+
+    def _split(self, names: list[str], unknown_part: dict[str, str]) -> list[str]:
+        known_ix = [i for i, n in enumerate(names) if n not in unknown_part]
+        groups = [s.group for s in self.samples] if any(s.group for s in self.samples) else None
+        parts, self.split_report = stratified_split(
+            [names[i] for i in known_ix], [groups[i] for i in known_ix] if groups else None, **self.split_options)
+        if self.split_report["train_only_species"]:
+            log.warning("too few images to validate/test these species; they are in the gallery only: %s",
+                        self.split_report["train_only_species"])
+        result = [unknown_part.get(n) for n in names]
+        for i, p in zip(known_ix, parts):
+            result[i] = p
+        return result
+
+    def eval_parts(self, stage: str) -> list[str]:
+        """Names of the evaluation loaders of `stage` ("val" or "test"), in loader order. Open-set tests also embed
+        the validation parts: clustering thresholds are calibrated there, never on test species."""
+        wanted = ["train", stage, f"unknown_{stage}"]
+        if stage == "test" and any(p.startswith("unknown_") for p in self.parts):
+            wanted += ["val", "unknown_val"]
+        present = set(self.parts)
+        return [p for p in wanted if p in present]
 
     def indices(self, part: str) -> list[int]:
         return [i for i, p in enumerate(self.parts) if p == part]
@@ -108,9 +160,9 @@ class ForamsDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> list[DataLoader]:
         return self._gallery_and_queries("test")
 
-    def _gallery_and_queries(self, part: str) -> list[DataLoader]:
+    def _gallery_and_queries(self, stage: str) -> list[DataLoader]:
         return [DataLoader(self.dataset(p), batch_size=self.eval_batch_size, shuffle=False, **self._loader_options())
-                for p in ("train", part)]
+                for p in self.eval_parts(stage)]
 
     def _loader_options(self) -> dict:
         return dict(num_workers=self.num_workers, pin_memory=self.pin_memory,

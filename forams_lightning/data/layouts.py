@@ -26,6 +26,7 @@ class Sample:
     path: str
     species: str
     group: str | None = None
+    class_split: str | None = None  # a species-level split given by the data (train / val / test classes)
 
 
 def species_name(folder_name: str) -> str:
@@ -55,6 +56,7 @@ def read_manifest(
     path_column: str = "path",
     label_column: str = "label",
     group_column: str | None = None,
+    class_split_column: str | None = None,
 ) -> list[Sample]:
     """Rows of a CSV manifest; `root` defaults to the manifest's folder."""
     manifest = Path(manifest)
@@ -63,7 +65,7 @@ def read_manifest(
     root = _existing_dir(root if root is not None else manifest.parent)
     with manifest.open(newline="") as f:
         reader = csv.DictReader(f)
-        needed = [c for c in (path_column, label_column, group_column) if c]
+        needed = [c for c in (path_column, label_column, group_column, class_split_column) if c]
         missing = [c for c in needed if c not in (reader.fieldnames or [])]
         if missing:
             raise ValueError(f"{manifest}: missing column(s) {missing}; it has {reader.fieldnames}. "
@@ -78,7 +80,8 @@ def read_manifest(
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             raise FileNotFoundError(f"{manifest}:{line}: image {rel!r} not found under {root} or {root / label}")
-        samples.append(Sample(str(path), label, row[group_column].strip() if group_column else None))
+        samples.append(Sample(str(path), label, row[group_column].strip() if group_column else None,
+                              row[class_split_column].strip() if class_split_column else None))
     return samples
 
 

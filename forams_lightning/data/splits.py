@@ -80,3 +80,48 @@ def load_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str
     if gone:
         raise ValueError(f"data.split_file={path} lists {gone} image(s) that are not in the data any more")
     return [saved[p][1] for p in rel_paths]
+
+
+# The paper's footnote withholds "tail classes 1, 5, 9, 14, 22, 23, 26, 29, 33 and 34": read 1-based in alphabetical
+# species order (B. digitata, G. adamsi, G. uvula, G. conglomerata, G. ungulata, G. hexagonus, H. pelagica,
+# N. pachyderma, T. iota, T. humilis for Endless Forams). Stored 0-based into the sorted species list.
+OPEN_SET_PRESETS = {"paper_tail10": (0, 4, 8, 13, 21, 22, 25, 28, 32, 33)}
+
+
+def held_out_species(
+    species: Sequence[str],
+    unknown: str | Sequence[str | int] | None = None,
+    folds: int | None = None,
+    fold: int = 0,
+    seed: int = 0,
+) -> list[str]:
+    """Species withheld from training: a preset name, a list of names or indices into the sorted species, or
+    fold `fold` of a seeded species-level `folds`-fold partition."""
+    species = sorted(set(species))
+    if isinstance(unknown, str):
+        if unknown not in OPEN_SET_PRESETS:
+            raise ValueError(f"data.open_set.unknown={unknown!r}: unknown preset; presets: {list(OPEN_SET_PRESETS)}")
+        preset = OPEN_SET_PRESETS[unknown]
+        if len(species) <= max(preset):
+            raise ValueError(f"data.open_set.unknown={unknown} needs at least {max(preset) + 1} species "
+                             f"(the data has {len(species)})")
+        unknown = list(preset)
+    if unknown is not None:
+        chosen = []
+        for item in unknown:
+            if isinstance(item, int):
+                if not 0 <= item < len(species):
+                    raise ValueError(f"data.open_set.unknown: index {item} outside 0..{len(species) - 1}")
+                chosen.append(species[item])
+            elif item in species:
+                chosen.append(item)
+            else:
+                raise ValueError(f"data.open_set.unknown: species {item!r} is not in the data")
+        return sorted(set(chosen))
+    if folds is None:
+        return []
+    if not 2 <= folds <= len(species) or not 0 <= fold < folds:
+        raise ValueError(f"data.open_set: need 2 <= folds <= {len(species)} species and 0 <= fold < folds "
+                         f"(got folds={folds}, fold={fold})")
+    order = np.random.default_rng(seed).permutation(len(species))
+    return sorted(species[i] for i in np.array_split(order, folds)[fold])

@@ -62,7 +62,7 @@ class Morphology:
 class SyntheticSpec:
     """Parameters of one generated library; the cache folder name is derived from them."""
 
-    n_species: int = 30
+    n_species: int = 35
     max_images: int = 300
     min_images: int = 8
     tail: float = 1.1  # Zipf exponent of the species-size distribution

@@ -7,9 +7,9 @@ same [0, 1] tensors that these transforms produce.
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image
 from torchvision.transforms import v2 as T
-import torch
 
 
 class CropBorder:

@@ -48,3 +48,10 @@ def knn_vote(neighbour_labels: np.ndarray, num_classes: int | None = None) -> tu
 
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def leave_one_out_nearest(embeddings: np.ndarray, metric: str = "l2") -> np.ndarray:
+    """Index of each item's nearest *other* item (an exact duplicate counts as another item)."""
+    _, ids = knn_search(embeddings, embeddings, k=2, metric=metric)
+    self_first = ids[:, 0] == np.arange(len(embeddings))
+    return np.where(self_first, ids[:, 1], ids[:, 0])

@@ -1,0 +1,86 @@
+"""Open-set evaluation on species never seen in training: kNN with their own gallery, leave-one-out 1-NN,
+clustering without labels, and novelty detection against the known gallery."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from forams_lightning.callbacks.embeddings import EmbeddingCollector
+from forams_lightning.data.splits import stratified_split
+from forams_lightning.metrics.classification import identification_scores
+from forams_lightning.metrics.clustering import agglomerative, calibrate_threshold, cluster_scores, kmeans
+from forams_lightning.metrics.knn import knn_search, knn_vote, leave_one_out_nearest
+from forams_lightning.metrics.novelty import novelty_scores
+
+log = logging.getLogger(__name__)
+
+
+class OpenSetEvaluation(EmbeddingCollector):
+    """Logs under `open/` (test: the ``unknown_test`` species) and `open_val/` (validation: ``unknown_val``
+    species, where the data has them, cheap metrics only unless `full_at_val`).
+
+    1. `knn_*`: the unknown images split (stratified, seeded) into gallery and queries; k-NN vote (the paper).
+    2. `loo_1nn_*`: leave-one-out 1-NN over all unknown images (no gallery split; works for 4-image species).
+    3. `kmeans_*` (k = true number of species) and `agglo_*` (average linkage cut at a distance threshold
+       calibrated on the validation species (``unknown_val`` where the data has them, else the known validation
+       queries), so k is estimated): Hungarian accuracy, macro F1, NMI, ARI, k.
+    4. novelty: distance to the nearest known gallery item; `auroc` (known test vs unknown queries), `oscr`,
+       accuracy of the kept known queries (`novelty_acc_kept`) and share of unknown queries rejected
+       (`novelty_unknown_rejected`) at the threshold that keeps `keep_known` (95%) of the known queries.
+    """
+
+    def __init__(self, k: int = 5, metric: str = "cosine", seed: int = 0, full_at_val: bool = False,
+                 keep_known: float = 0.95):
+        super().__init__()
+        self.k, self.metric, self.seed, self.full_at_val, self.keep_known = k, metric, seed, full_at_val, keep_known
+
+    def evaluate(self, trainer, pl_module, stage, parts):
+        unknown = parts.get(f"unknown_{stage}")
+        if unknown is None or len(unknown[0]) < 2:
+            return
+        emb, labels = unknown
+        scores = self._loo(emb, labels)
+        scores.update(self._clusters("kmeans", emb, labels, kmeans(emb, len(np.unique(labels)), self.seed,
+                                                                 self.metric == "cosine")))
+        if stage == "test" or self.full_at_val:
+            scores.update(self._gallery_knn(emb, labels))
+            calibration = parts.get("unknown_val", parts.get("val"))
+            if calibration is not None and len(np.unique(calibration[1])) > 1:
+                threshold = calibrate_threshold(*calibration, cosine=self.metric == "cosine")
+                scores["agglo_threshold"] = threshold
+                scores.update(self._clusters("agglo", emb, labels, agglomerative(emb, threshold, self.metric == "cosine")))
+            if "train" in parts and stage in parts:
+                scores.update(self._novelty(parts["train"], parts[stage], emb))
+        scores["k_true"] = float(len(np.unique(labels)))
+        prefix = "open" if stage == "test" else "open_val"
+        pl_module.log_dict({f"{prefix}/{k}": v for k, v in scores.items()}, add_dataloader_idx=False)
+
+    def _loo(self, emb, labels) -> dict[str, float]:
+        prediction = labels[leave_one_out_nearest(emb, self.metric)]
+        s = identification_scores(labels, prediction, int(labels.max()) + 1)
+        return {"loo_1nn_acc": s["knn_acc"], "loo_1nn_macro_f1": s["macro_f1"]}
+
+    def _gallery_knn(self, emb, labels) -> dict[str, float]:
+        parts, _ = stratified_split([str(v) for v in labels], val_fraction=0.0, test_fraction=0.5, seed=self.seed,
+                                    min_units=2)
+        parts = np.array(parts)
+        gallery, queries = parts == "train", parts == "test"
+        _, ids = knn_search(emb[gallery], emb[queries], self.k, self.metric)
+        prediction, _ = knn_vote(labels[gallery][ids], int(labels.max()) + 1)
+        s = identification_scores(labels[queries], prediction, int(labels.max()) + 1)
+        return {"knn_acc": s["knn_acc"], "knn_macro_f1": s["macro_f1"]}
+
+    @staticmethod
+    def _clusters(name, emb, labels, clusters) -> dict[str, float]:
+        return {f"{name}_{k}": v for k, v in cluster_scores(labels, clusters).items()}
+
+    def _novelty(self, gallery, known, unknown_emb) -> dict[str, float]:
+        (g, g_labels), (q, q_labels) = gallery, known
+        known_d, known_ids = knn_search(g, q, self.k, self.metric)
+        unknown_d, _ = knn_search(g, unknown_emb, 1, self.metric)
+        correct = knn_vote(g_labels[known_ids], int(g_labels.max()) + 1)[0] == q_labels
+        s = novelty_scores(known_d[:, 0], unknown_d[:, 0], correct, self.keep_known)
+        return {"novelty_auroc": s["auroc"], "novelty_oscr": s["oscr"], "novelty_threshold": s["threshold"],
+                "novelty_acc_kept": s["acc_at_keep"], "novelty_unknown_rejected": s["unknown_rejected"]}
