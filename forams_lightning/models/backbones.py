@@ -18,6 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from forams_lightning.models.pooling import replace_pooling
+
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -26,10 +28,11 @@ OFFLINE_EFFICIENTNET = "efficientnet_lite0"
 
 class Backbone(nn.Module):
     """`name` is a torchvision model (resnet18/34/50/...), a timm model, or ``efficientnet_lite0`` (offline weights).
-    `source` forces ``torchvision`` or ``timm`` where a name exists in both."""
+    `source` forces ``torchvision`` or ``timm`` where a name exists in both; `pool` replaces the global pooling
+    (``avg``, ``max``, ``gem``) or keeps the model's own (``default``)."""
 
     def __init__(self, name: str = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
-                 channels_last: bool = False):
+                 pool: str = "default", channels_last: bool = False):
         super().__init__()
         if pretrained not in (True, False, "auto"):
             raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")
@@ -42,6 +45,8 @@ class Backbone(nn.Module):
             self.net, mean, std = _timm(name, pretrained)
         else:
             raise ValueError(f"model.backbone.source must be auto, torchvision or timm (got {source!r})")
+        if pool != "default":
+            replace_pooling(self.net, pool)
         self.num_features = _infer_features(self.net)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
@@ -150,8 +155,7 @@ def _drop_classifier(net: nn.Module) -> None:
 
 @torch.no_grad()
 def _infer_features(net: nn.Module) -> int:
-    if hasattr(net, "num_features"):
-        return int(net.num_features)
+    """Measured, not read from `num_features`: timm's MobileNetV3 reports the size before its conv head."""
     was_training = net.training
     net.eval()
     dim = net(torch.zeros(1, 3, 64, 64)).shape[1]

@@ -11,14 +11,15 @@ class EmbeddingHead(nn.Module):
     """`hidden_dim=1000` gives the paper's head (2048 -> 1000 -> ReLU -> 128). The softmax classifier of the model
     reads the trunk output (the hidden layer where there is one), as in the paper."""
 
-    def __init__(self, in_features: int, embedding_dim: int = 128, hidden_dim: int | None = None,
+    def __init__(self, in_features: int, embedding_dim: int | None = 128, hidden_dim: int | None = None,
                  normalize: bool = False, dropout: float = 0.0):
         super().__init__()
         self.trunk = nn.Sequential(nn.Linear(in_features, hidden_dim), nn.ReLU()) if hidden_dim else nn.Identity()
         self.trunk_features = hidden_dim or in_features
         self.dropout = nn.Dropout(dropout)
-        self.project = nn.Linear(self.trunk_features, embedding_dim)
-        self.normalize, self.embedding_dim = normalize, embedding_dim
+        # embedding_dim=None: the (trunk) features themselves are the embedding, e.g. to score frozen features.
+        self.project = nn.Linear(self.trunk_features, embedding_dim) if embedding_dim else nn.Identity()
+        self.normalize, self.embedding_dim = normalize, embedding_dim or self.trunk_features
 
     def forward(self, features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns (embedding, trunk output)."""

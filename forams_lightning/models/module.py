@@ -18,6 +18,10 @@ class MetricLearningModule(pl.LightningModule):
     `head` is a partial (its input size comes from the backbone). `loss.metric` may be a partial too: PML's
     classification losses (ArcFace, NormalizedSoftmax, ...) receive `num_classes` and `embedding_size` here.
     `optimizer` and `scheduler` are partials; `backbone_lr_scale` multiplies the learning rate of the backbone.
+    `freeze`: ``none``, ``batchnorm`` (BatchNorm statistics and affine parameters fixed at their pretrained values;
+    small fine-tuning sets otherwise drag them) or ``backbone`` (train the heads only).
+    `tta_rotations`: evaluation embeds each image at that many quarter turns and averages (shells and skeletons
+    have no canonical orientation); training is unaffected.
     """
 
     def __init__(
@@ -30,6 +34,8 @@ class MetricLearningModule(pl.LightningModule):
         miner: nn.Module | None = None,
         scheduler: functools.partial | None = None,
         backbone_lr_scale: float = 1.0,
+        freeze: str = "none",
+        tta_rotations: int = 1,
         compile: bool = False,
     ):
         super().__init__()
@@ -42,6 +48,24 @@ class MetricLearningModule(pl.LightningModule):
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.backbone_lr_scale, self.num_classes = backbone_lr_scale, num_classes
         self.compile_backbone = compile
+        if freeze not in ("none", "batchnorm", "backbone"):
+            raise ValueError(f"model.freeze must be none, batchnorm or backbone (got {freeze!r})")
+        if not 1 <= tta_rotations <= 4:
+            raise ValueError(f"model.tta_rotations must be 1..4 quarter turns (got {tta_rotations})")
+        self.freeze, self.tta_rotations = freeze, tta_rotations
+        for module in self._frozen_modules():
+            module.requires_grad_(False)
+
+    def _frozen_modules(self) -> list[nn.Module]:
+        if self.freeze == "backbone":
+            return [self.backbone]
+        if self.freeze == "batchnorm":
+            return [m for m in self.backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        return []
+
+    def on_train_epoch_start(self) -> None:
+        for module in self._frozen_modules():  # Lightning puts everything in train mode before each epoch
+            module.eval()
 
     def setup(self, stage: str) -> None:
         if self.compile_backbone and stage == "fit":
@@ -73,7 +97,8 @@ class MetricLearningModule(pl.LightningModule):
 
     def _embed_batch(self, batch) -> dict[str, torch.Tensor]:
         images, labels, index = batch
-        return {"embeddings": self(images).float(), "labels": labels, "index": index}
+        views = [self(torch.rot90(images, k, (2, 3))) for k in range(self.tta_rotations)]
+        return {"embeddings": torch.stack(views).mean(0).float(), "labels": labels, "index": index}
 
     def configure_optimizers(self):
         backbone = list(self.backbone.parameters())
