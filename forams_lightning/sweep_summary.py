@@ -17,14 +17,16 @@ log = logging.getLogger(__name__)
 DEFAULT_PREFIXES = ("test/", "open/", "val/knn_acc_best")
 
 
-def summary_table(jobs: dict[str, dict], prefixes=DEFAULT_PREFIXES) -> str:
-    """Markdown table: one row per job (its overrides), one column per numeric metric, then mean ± std (sample std
-    over the jobs that have the metric)."""
+def summary_table(jobs: dict[str, dict], prefixes=DEFAULT_PREFIXES, with_mean: bool = True) -> str:
+    """Markdown table: one row per job (its overrides), one column per numeric metric, then (`with_mean`) the mean
+    ± std (sample std over the jobs that have the metric)."""
     keys = sorted({k for m in jobs.values() for k, v in m.items()
                    if k.startswith(tuple(prefixes)) and isinstance(v, (int, float))})
     lines = ["| job | " + " | ".join(keys) + " |", "| --- |" + " --- |" * len(keys)]
     for name, metrics in jobs.items():
         lines.append(f"| {name} | " + " | ".join(_fmt(metrics.get(k)) for k in keys) + " |")
+    if not with_mean:
+        return "\n".join(lines) + "\n"
     cells = []
     for k in keys:
         values = np.array([m[k] for m in jobs.values() if isinstance(m.get(k), (int, float))], float)

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from forams_lightning.runs import instantiate_all, record_run, select_checkpoint
 
 log = logging.getLogger(__name__)
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every failed SIMD variant it tries
 
 
 def train(cfg: DictConfig) -> float:
