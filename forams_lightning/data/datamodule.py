@@ -99,7 +99,8 @@ class ForamsDataModule(pl.LightningDataModule):
             save_split(Path(self.output_dir) / "split.csv", rel_paths, names, self.parts)
 
     def _unknown_parts(self, names: list[str]) -> dict[str, str]:
-        """Species withheld from training, mapped to their evaluation part."""
+        """Species withheld from training, mapped to their evaluation part. A class split given by the data takes
+        precedence over `unknown` / `folds` (so `+experiment=open_set data=radiolaria` uses the given split)."""
         options = {k: v for k, v in self.open_set.items() if k != "class_split_column" and v is not None}
         if self.open_set.get("class_split_column"):
             by_species = {}
