@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+from PIL import Image
+
+from forams_lightning.data.images import load_rgb
+from forams_lightning.data.transforms import CropBorder, Letterbox, build_transform
+
+
+def test_letterbox_keeps_aspect_and_pads_black():
+    img = Image.new("RGB", (100, 50), (255, 255, 255))
+    out = np.asarray(Letterbox(64)(img))
+    assert out.shape == (64, 64, 3)
+    assert (out[16:48] == 255).all() and (out[:16] == 0).all() and (out[48:] == 0).all()
+
+
+def test_crop_border_removes_label_strip_and_dark_frame():
+    arr = np.zeros((100, 80, 3), np.uint8)
+    arr[10:60, 20:50] = 200  # the shell
+    arr[90:, :] = 255  # a white label strip at the bottom
+    out = CropBorder(bottom_fraction=0.2, dark_threshold=20)(Image.fromarray(arr))
+    assert out.size == (30, 50)
+
+
+def test_eval_transform_is_deterministic_and_train_is_not():
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8))
+    ev, tr = build_transform(32, train=False), build_transform(32, train=True)
+    assert ev(img).shape == (3, 32, 32) and ev(img).max() <= 1.0
+    assert (ev(img) == ev(img)).all()
+    assert any((tr(img) != tr(img)).any() for _ in range(3))
+
+
+@pytest.mark.parametrize("mode,make", [
+    ("L", lambda: Image.new("L", (8, 6), 128)),
+    ("RGBA", lambda: Image.new("RGBA", (8, 6), (255, 0, 0, 0))),
+    ("I;16", lambda: Image.fromarray(np.linspace(1000, 60000, 48, dtype=np.uint16).reshape(6, 8))),
+    ("P", lambda: Image.new("RGB", (8, 6), (10, 200, 30)).convert("P")),
+])
+def test_load_rgb_converts_modes(tmp_path, mode, make):
+    path = tmp_path / f"img.{'tif' if mode == 'I;16' else 'png'}"
+    make().save(path)
+    out = load_rgb(path)
+    assert out.mode == "RGB" and out.size == (8, 6)
+    arr = np.asarray(out)
+    if mode == "RGBA":  # fully transparent pixels become the black background
+        assert arr.max() == 0
+    if mode == "I;16":  # 16-bit range stretched to 8 bits, not clipped
+        assert arr.min() == 0 and arr.max() == 255
