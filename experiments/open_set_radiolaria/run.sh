@@ -9,4 +9,8 @@ COMMON="+experiment=open_set data=radiolaria data.root=$ROOT logger=csv callback
 FROZEN="model=efficientnet_lite0 model.head.embedding_dim=null trainer.max_epochs=0"
 python -m forams_lightning.train $COMMON $FROZEN hydra.run.dir=$OUT/frozen_avg
 python -m forams_lightning.train $COMMON $FROZEN model.backbone.pool=gem model.tta_rotations=4 hydra.run.dir=$OUT/frozen_gem_rot4
+python -m forams_lightning.train $COMMON model=efficientnet_lite0 model.backbone.pool=gem model.freeze=batchnorm \
+    model.backbone_lr_scale=0.01 loss=multi_similarity miner=multi_similarity optimizer=adamw scheduler=cosine \
+    optimized_metric=open_val/loo_1nn_acc trainer.max_epochs=4 trainer.check_val_every_n_epoch=2 \
+    hydra.run.dir=$OUT/ms_gem_frozenbn
 python experiments/open_set_radiolaria/table.py $OUT > experiments/open_set_radiolaria/results.md
