@@ -32,6 +32,7 @@ def test_two_epoch_run_writes_sane_metrics_and_reports(make_cfg, tmp_path):
     per_species = (tmp_path / "test_per_species.csv").read_text().splitlines()
     assert per_species[0] == "species,precision,recall,f1,support" and len(per_species) > 2
     assert (tmp_path / "test_confusion_matrix.csv").is_file()
+    assert (tmp_path / "test_confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "split.csv").read_text().startswith("path,species,split")
     logged = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text()
     assert "val/knn_acc" in logged and "train/loss_step" in logged

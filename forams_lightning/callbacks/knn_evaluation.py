@@ -11,13 +11,14 @@ from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
 from forams_lightning.metrics.classification import identification_scores, normalised_confusion, per_species_table
 from forams_lightning.metrics.knn import knn_search, knn_vote
+from forams_lightning.viz.confusion import save_confusion_png
 
 log = logging.getLogger(__name__)
 
 
 class KNNEvaluation(EmbeddingCollector):
     """Logs `<stage>/knn_acc`, `<stage>/macro_f1` and `<stage>/precision_at_1` for validation and test; at test
-    it also writes a per-species table and the normalised confusion matrix to `report_dir`."""
+    it also writes a per-species table and the normalised confusion matrix (CSV and PNG) to `report_dir`."""
 
     def __init__(self, k: int = 5, metric: str = "l2", report_dir: str | None = None):
         super().__init__()
@@ -46,3 +47,4 @@ class KNNEvaluation(EmbeddingCollector):
         matrix = normalised_confusion(y_true, y_pred, len(species))
         atomic_write_csv(folder / "test_confusion_matrix.csv", ["true \\ predicted", *species],
                          [[name, *(f"{v:.4f}" for v in row)] for name, row in zip(species, matrix)])
+        save_confusion_png(matrix, species, folder / "test_confusion_matrix.png")
