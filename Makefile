@@ -10,8 +10,8 @@ install:  ## create .venv and install the package (editable) with its test extra
 test:  ## the default suite (CI runs this)
 	$(PY) -m pytest -q
 
-test-slow:  ## long tests: full-size runs
-	$(PY) -m pytest -q -m slow
+test-slow:  ## long tests (marked `slow`; none yet), kept out of CI's default suite
+	$(PY) -m pytest -q -m slow || test $$? -eq 5
 
 train:  ## the paper's closed-set recipe on the embedded synthetic library
 	$(PY) -m forams_lightning.train +experiment=closed_set
