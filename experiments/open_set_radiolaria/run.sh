@@ -13,4 +13,8 @@ python -m forams_lightning.train $COMMON model=efficientnet_lite0 model.backbone
     model.backbone_lr_scale=0.01 loss=multi_similarity miner=multi_similarity optimizer=adamw scheduler=cosine \
     optimized_metric=open_val/loo_1nn_acc trainer.max_epochs=4 trainer.check_val_every_n_epoch=2 \
     hydra.run.dir=$OUT/ms_gem_frozenbn
+python -m forams_lightning.train $COMMON model=efficientnet_lite0 model.backbone.pool=gem model.freeze=backbone \
+    model.tta_rotations=4 loss=multi_similarity miner=multi_similarity optimizer=adamw scheduler=cosine \
+    optimized_metric=open_val/loo_1nn_acc trainer.max_epochs=4 trainer.check_val_every_n_epoch=4 \
+    hydra.run.dir=$OUT/head_gem_rot4
 python experiments/open_set_radiolaria/table.py $OUT > experiments/open_set_radiolaria/results.md
