@@ -4,7 +4,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.neighbors import NearestNeighbors
 
 from forams_lightning.metrics.classification import identification_scores, per_species_table
-from forams_lightning.metrics.knn import knn_search, knn_vote
+from forams_lightning.metrics.knn import knn_identify, knn_search, knn_vote
 
 
 @pytest.mark.parametrize("metric", ["l2", "cosine"])
@@ -59,3 +59,19 @@ def test_per_species_table_by_hand():
     table = per_species_table(np.array([0, 0, 1, 1]), np.array([0, 1, 1, 1]), ["a", "b"])
     assert table[0] == {"species": "a", "precision": 1.0, "recall": 0.5, "f1": pytest.approx(2 / 3), "support": 2}
     assert table[1]["precision"] == pytest.approx(2 / 3) and table[1]["recall"] == 1.0
+
+
+def test_knn_identify_matches_sklearn_kneighbors_classifier():
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(4)
+    centres = rng.normal(size=(4, 8)) * 3
+    g_labels = rng.integers(0, 4, 120)
+    gallery = centres[g_labels] + rng.normal(size=(120, 8))
+    queries = centres[rng.integers(0, 4, 40)] + rng.normal(size=(40, 8))
+    prediction, neighbours, distances = knn_identify(gallery, g_labels, queries, k=5, metric="l2")
+    reference = KNeighborsClassifier(n_neighbors=5).fit(gallery, g_labels)
+    counts = np.stack([(neighbours == c).sum(1) for c in range(4)], 1)
+    unique = (counts == counts.max(1, keepdims=True)).sum(1) == 1  # sklearn breaks ties by label, we by distance
+    np.testing.assert_array_equal(prediction[unique], reference.predict(queries)[unique])
+    assert neighbours.shape == distances.shape == (40, 5) and (np.diff(distances, axis=1) >= 0).all()

@@ -10,7 +10,7 @@ import numpy as np
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
 from forams_lightning.metrics.classification import identification_scores, normalised_confusion, per_species_table
-from forams_lightning.metrics.knn import knn_search, knn_vote
+from forams_lightning.metrics.knn import knn_identify
 from forams_lightning.viz.confusion import save_confusion_png
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,8 @@ class KNNEvaluation(EmbeddingCollector):
             log.warning("%s: no gallery or no queries were embedded; kNN scores skipped", stage)
             return
         (gallery, gallery_labels), (queries, query_labels) = parts["train"], parts[stage]
-        _, ids = knn_search(gallery, queries, self.k, self.metric)
-        neighbour_labels = gallery_labels[ids]
-        num_classes = len(trainer.datamodule.species)
-        prediction, _ = knn_vote(neighbour_labels, num_classes)
-        scores = identification_scores(query_labels, prediction, num_classes)
+        prediction, neighbour_labels, _ = knn_identify(gallery, gallery_labels, queries, self.k, self.metric)
+        scores = identification_scores(query_labels, prediction, len(trainer.datamodule.species))
         scores["precision_at_1"] = float(np.mean(neighbour_labels[:, 0] == query_labels))
         pl_module.log_dict({f"{stage}/{k}": v for k, v in scores.items()}, prog_bar=stage == "val",
                            add_dataloader_idx=False)

@@ -3,18 +3,14 @@ clustering without labels, and novelty detection against the known gallery."""
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
 from forams_lightning.data.splits import stratified_split
 from forams_lightning.metrics.classification import identification_scores
 from forams_lightning.metrics.clustering import agglomerative, calibrate_threshold, cluster_scores, kmeans
-from forams_lightning.metrics.knn import knn_search, knn_vote, leave_one_out_nearest
+from forams_lightning.metrics.knn import knn_identify, knn_search, leave_one_out_nearest
 from forams_lightning.metrics.novelty import novelty_scores
-
-log = logging.getLogger(__name__)
 
 
 class OpenSetEvaluation(EmbeddingCollector):
@@ -67,8 +63,7 @@ class OpenSetEvaluation(EmbeddingCollector):
                                     min_units=2)
         parts = np.array(parts)
         gallery, queries = parts == "train", parts == "test"
-        _, ids = knn_search(emb[gallery], emb[queries], self.k, self.metric)
-        prediction, _ = knn_vote(labels[gallery][ids], int(labels.max()) + 1)
+        prediction, _, _ = knn_identify(emb[gallery], labels[gallery], emb[queries], self.k, self.metric)
         s = identification_scores(labels[queries], prediction, int(labels.max()) + 1)
         return {"knn_acc": s["knn_acc"], "knn_macro_f1": s["macro_f1"]}
 
@@ -78,9 +73,9 @@ class OpenSetEvaluation(EmbeddingCollector):
 
     def _novelty(self, gallery, known, unknown_emb) -> dict[str, float]:
         (g, g_labels), (q, q_labels) = gallery, known
-        known_d, known_ids = knn_search(g, q, self.k, self.metric)
+        prediction, _, known_d = knn_identify(g, g_labels, q, self.k, self.metric)
         unknown_d, _ = knn_search(g, unknown_emb, 1, self.metric)
-        correct = knn_vote(g_labels[known_ids], int(g_labels.max()) + 1)[0] == q_labels
+        correct = prediction == q_labels
         s = novelty_scores(known_d[:, 0], unknown_d[:, 0], correct, self.keep_known)
         return {"novelty_auroc": s["auroc"], "novelty_oscr": s["oscr"], "novelty_threshold": s["threshold"],
                 "novelty_acc_kept": s["acc_at_keep"], "novelty_unknown_rejected": s["unknown_rejected"]}

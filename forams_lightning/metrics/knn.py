@@ -46,6 +46,15 @@ def knn_vote(neighbour_labels: np.ndarray, num_classes: int | None = None) -> tu
     return prediction, best[:, 0] / k
 
 
+def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.ndarray, k: int = 5,
+                 metric: str = "l2") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Species of each query by a k-NN vote: (prediction, neighbour labels nearest first, neighbour distances)."""
+    distances, ids = knn_search(gallery, queries, k, metric)
+    neighbour_labels = np.asarray(gallery_labels)[ids]
+    prediction, _ = knn_vote(neighbour_labels, int(np.max(gallery_labels)) + 1)
+    return prediction, neighbour_labels, distances
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
