@@ -46,3 +46,12 @@ def test_load_rgb_converts_modes(tmp_path, mode, make):
         assert arr.max() == 0
     if mode == "I;16":  # 16-bit range stretched to 8 bits, not clipped
         assert arr.min() == 0 and arr.max() == 255
+
+
+def test_load_rgb_exif_orientation_is_optional(tmp_path):
+    path = tmp_path / "tagged.jpg"
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90° clockwise to display"
+    Image.new("RGB", (8, 6), (200, 10, 10)).save(path, exif=exif)
+    assert load_rgb(path).size == (6, 8)
+    assert load_rgb(path, exif_transpose=False).size == (8, 6)

@@ -40,6 +40,7 @@ class ForamsDataModule(pl.LightningDataModule):
         synthetic: dict | None = None,
         image_size: int = 224,
         crop_border: dict | None = None,
+        exif_transpose: bool = True,
         split: dict | None = None,
         split_file: str | None = None,
         open_set: dict | None = None,
@@ -57,7 +58,7 @@ class ForamsDataModule(pl.LightningDataModule):
         self.synthetic = SyntheticSpec(**synthetic) if synthetic else None
         if self.synthetic is not None:  # the cache holds one folder per distinct library
             self.root = str(Path(root) / f"synthetic-{self.synthetic.digest()}")
-        self.image_size, self.crop_border = image_size, crop_border
+        self.image_size, self.crop_border, self.exif_transpose = image_size, crop_border, exif_transpose
         self.split_options, self.split_file, self.output_dir = split or {}, split_file, output_dir
         self.open_set = dict(open_set or {})
         if self.open_set.get("class_split_column"):
@@ -144,7 +145,7 @@ class ForamsDataModule(pl.LightningDataModule):
     def dataset(self, part: str, train: bool = False) -> ImageDataset:
         ix = self.indices(part)
         return ImageDataset([self.samples[i].path for i in ix], [self.labels[i] for i in ix],
-                            build_transform(self.image_size, train, self.crop_border))
+                            build_transform(self.image_size, train, self.crop_border), self.exif_transpose)
 
     def train_dataloader(self) -> DataLoader:
         data = self.dataset("train", train=True)

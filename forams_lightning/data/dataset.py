@@ -10,11 +10,12 @@ from forams_lightning.data.images import load_rgb
 
 
 class ImageDataset(Dataset):
-    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable):
+    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable, exif_transpose: bool = True):
         self.paths, self.labels, self.transform = list(paths), list(labels), transform
+        self.exif_transpose = exif_transpose
 
     def __len__(self) -> int:
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        return self.transform(load_rgb(self.paths[i])), self.labels[i], i
+        return self.transform(load_rgb(self.paths[i], self.exif_transpose)), self.labels[i], i

@@ -6,9 +6,14 @@ import numpy as np
 from PIL import Image, ImageOps
 
 
-def load_rgb(path) -> Image.Image:
+def load_rgb(path, exif_transpose: bool = True) -> Image.Image:
+    """`exif_transpose`: turn the image as its EXIF orientation tag says (right for camera photos). Images cut from
+    published plates can carry a stale tag from the plate: in the radiolaria set 218 of 530 test images are tagged
+    "rotate 90°" while their pixels are upright like the rest of their species (frozen-feature leave-one-out 1-NN
+    accuracy 0.609 with the tag obeyed, 0.681 without)."""
     with Image.open(path) as img:
-        img = ImageOps.exif_transpose(img)
+        if exif_transpose:
+            img = ImageOps.exif_transpose(img)
         if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
             # 16-bit and float images: stretch the used range to 8 bits instead of clipping at 255.
             arr = np.asarray(img, dtype=np.float32)
