@@ -18,7 +18,8 @@ def compose_train(overrides: list[str], tmp_path: Path, cache: Path) -> DictConf
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=CONF, version_base="1.3"):
         cfg = compose("train", overrides=["data=synthetic_tiny", "logger=none", "trainer=cpu",
-                                          "callbacks.rich_progress_bar=null", *overrides], return_hydra_config=True)
+                                          "callbacks.rich_progress_bar=null",
+                                          "callbacks.morphospace.methods=[tsne]", *overrides], return_hydra_config=True)
     with open_dict(cfg):
         cfg.paths.output_dir = str(tmp_path)
         cfg.paths.cache_dir = str(cache)

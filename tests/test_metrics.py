@@ -69,9 +69,20 @@ def test_knn_identify_matches_sklearn_kneighbors_classifier():
     g_labels = rng.integers(0, 4, 120)
     gallery = centres[g_labels] + rng.normal(size=(120, 8))
     queries = centres[rng.integers(0, 4, 40)] + rng.normal(size=(40, 8))
-    prediction, neighbours, distances = knn_identify(gallery, g_labels, queries, k=5, metric="l2")
+    prediction, share, neighbours, distances, ids = knn_identify(gallery, g_labels, queries, k=5, metric="l2")
     reference = KNeighborsClassifier(n_neighbors=5).fit(gallery, g_labels)
     counts = np.stack([(neighbours == c).sum(1) for c in range(4)], 1)
     unique = (counts == counts.max(1, keepdims=True)).sum(1) == 1  # sklearn breaks ties by label, we by distance
     np.testing.assert_array_equal(prediction[unique], reference.predict(queries)[unique])
     assert neighbours.shape == distances.shape == (40, 5) and (np.diff(distances, axis=1) >= 0).all()
+    np.testing.assert_array_equal(neighbours, g_labels[ids])
+    np.testing.assert_allclose(share, counts.max(1) / 5)
+
+
+def test_genus_accuracy_by_hand():
+    from forams_lightning.metrics.classification import genus_accuracy, genus_of
+
+    species = ["Globigerinoides ruber", "Globigerinoides_elongatus", "Orbulina universa"]
+    assert [genus_of(s) for s in species] == ["Globigerinoides", "Globigerinoides", "Orbulina"]
+    # right species, right genus / wrong species right genus / wrong genus / wrong genus
+    assert genus_accuracy(np.array([0, 0, 0, 2]), np.array([0, 1, 2, 1]), species) == 0.5

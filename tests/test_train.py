@@ -23,7 +23,7 @@ def test_two_epoch_run_writes_sane_metrics_and_reports(make_cfg, tmp_path):
     cfg = make_cfg("trainer.max_epochs=2", "logger=csv", "trainer.log_every_n_steps=1")
     best = train(cfg)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
-    for key in ("test/knn_acc", "test/macro_f1", "test/precision_at_1", "val/knn_acc"):
+    for key in ("test/knn_acc", "test/macro_f1", "test/precision_at_1", "test/genus_acc", "val/knn_acc"):
         assert 0.0 <= metrics[key] <= 1.0
     assert metrics["test/knn_acc"] > 1 / 6  # above chance on 6 species
     assert best == metrics["val/knn_acc_best"]
@@ -32,7 +32,10 @@ def test_two_epoch_run_writes_sane_metrics_and_reports(make_cfg, tmp_path):
     per_species = (tmp_path / "test_per_species.csv").read_text().splitlines()
     assert per_species[0] == "species,precision,recall,f1,support" and len(per_species) > 2
     assert (tmp_path / "test_confusion_matrix.csv").is_file()
-    assert (tmp_path / "test_confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
+    assert metrics["test/genus_acc"] >= metrics["test/knn_acc"]  # a right species is a right genus
+    for png in ("test_confusion_matrix", "test_per_species", "test_worst_queries", "morphospace_tsne"):
+        assert (tmp_path / f"{png}.png").read_bytes()[:4] == b"\x89PNG", png
+    assert "plotly" in (tmp_path / "morphospace_tsne.html").read_text()
     assert (tmp_path / "split.csv").read_text().startswith("path,species,split")
     logged = (tmp_path / "csv" / "version_0" / "metrics.csv").read_text()
     assert "val/knn_acc" in logged and "train/loss_step" in logged
@@ -58,6 +61,8 @@ def test_wandb_logger_runs_offline_without_account(make_cfg, tmp_path, monkeypat
     train(cfg)
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1
+    media = [str(p.relative_to(runs[0])) for p in runs[0].rglob("media/*/morphospace/*")]
+    assert any(m.endswith(".png") for m in media) and any(m.endswith(".table.json") for m in media), media
 
 
 def test_open_set_run_reports_withheld_species(make_cfg, tmp_path):

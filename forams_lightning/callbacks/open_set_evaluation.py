@@ -63,7 +63,7 @@ class OpenSetEvaluation(EmbeddingCollector):
                                     min_units=2)
         parts = np.array(parts)
         gallery, queries = parts == "train", parts == "test"
-        prediction, _, _ = knn_identify(emb[gallery], labels[gallery], emb[queries], self.k, self.metric)
+        prediction = knn_identify(emb[gallery], labels[gallery], emb[queries], self.k, self.metric).prediction
         s = identification_scores(labels[queries], prediction, int(labels.max()) + 1)
         return {"knn_acc": s["knn_acc"], "knn_macro_f1": s["macro_f1"]}
 
@@ -73,7 +73,7 @@ class OpenSetEvaluation(EmbeddingCollector):
 
     def _novelty(self, gallery, known, unknown_emb) -> dict[str, float]:
         (g, g_labels), (q, q_labels) = gallery, known
-        prediction, _, known_d = knn_identify(g, g_labels, q, self.k, self.metric)
+        prediction, _, _, known_d, _ = knn_identify(g, g_labels, q, self.k, self.metric)
         unknown_d, _ = knn_search(g, unknown_emb, 1, self.metric)
         correct = prediction == q_labels
         s = novelty_scores(known_d[:, 0], unknown_d[:, 0], correct, self.keep_known)

@@ -142,9 +142,12 @@ class ForamsDataModule(pl.LightningDataModule):
     def indices(self, part: str) -> list[int]:
         return [i for i, p in enumerate(self.parts) if p == part]
 
+    def paths(self, part: str) -> list[str]:
+        return [self.samples[i].path for i in self.indices(part)]
+
     def dataset(self, part: str, train: bool = False) -> ImageDataset:
         ix = self.indices(part)
-        return ImageDataset([self.samples[i].path for i in ix], [self.labels[i] for i in ix],
+        return ImageDataset(self.paths(part), [self.labels[i] for i in ix],
                             build_transform(self.image_size, train, self.crop_border), self.exif_transpose)
 
     def train_dataloader(self) -> DataLoader:

@@ -17,6 +17,18 @@ def identification_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: i
     }
 
 
+def genus_of(species: str) -> str:
+    """The genus is the first word of a binomial name ("Globigerinoides ruber", "Globigerinoides_ruber")."""
+    return species.replace("_", " ").split()[0] if species.strip() else species
+
+
+def genus_accuracy(y_true: np.ndarray, y_pred: np.ndarray, species: list[str]) -> float:
+    """Share of queries whose predicted species is of the right genus ("wrong species, right genus" is a smaller
+    error than a wrong genus)."""
+    genus = np.array([genus_of(s) for s in species])
+    return float(np.mean(genus[np.asarray(y_true)] == genus[np.asarray(y_pred)]))
+
+
 def per_species_table(y_true: np.ndarray, y_pred: np.ndarray, species: list[str]) -> list[dict]:
     """Precision, recall, F1 and support of every species with queries or predictions."""
     present = sorted(set(np.asarray(y_true).tolist()) | set(np.asarray(y_pred).tolist()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import faiss
 import numpy as np
 
@@ -46,13 +48,24 @@ def knn_vote(neighbour_labels: np.ndarray, num_classes: int | None = None) -> tu
     return prediction, best[:, 0] / k
 
 
+class Identification(NamedTuple):
+    """Per query: voted species, its vote share, and the neighbours' labels, distances and gallery indices
+    (nearest first)."""
+
+    prediction: np.ndarray
+    vote_share: np.ndarray
+    labels: np.ndarray
+    distances: np.ndarray
+    ids: np.ndarray
+
+
 def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.ndarray, k: int = 5,
-                 metric: str = "l2") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Species of each query by a k-NN vote: (prediction, neighbour labels nearest first, neighbour distances)."""
+                 metric: str = "l2") -> Identification:
+    """Species of each query by a k-NN vote against a labelled gallery."""
     distances, ids = knn_search(gallery, queries, k, metric)
     neighbour_labels = np.asarray(gallery_labels)[ids]
-    prediction, _ = knn_vote(neighbour_labels, int(np.max(gallery_labels)) + 1)
-    return prediction, neighbour_labels, distances
+    prediction, share = knn_vote(neighbour_labels, int(np.max(gallery_labels)) + 1)
+    return Identification(prediction, share, neighbour_labels, distances, ids)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
