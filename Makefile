@@ -1,16 +1,21 @@
 PY ?= .venv/bin/python
 
-.PHONY: install test test-slow train clean
+.PHONY: install browser test test-slow train clean
 
 install:  ## create .venv and install the package (editable) with its test extras
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
 
+browser:  ## Debian's chromium for the review.html browser test (skipped without it); needs root and apt
+	command -v chromium >/dev/null || { test "$$(id -u)" -eq 0 && command -v apt-get >/dev/null && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
+	  || echo "chromium not installed: tests/test_reference.py will skip its browser test"
+
 test:  ## the default suite (CI runs this)
 	$(PY) -m pytest -q
 
-test-slow:  ## long tests (marked `slow`; none yet), kept out of CI's default suite
+test-slow:  ## long tests (marked `slow`), kept out of CI's default suite
 	$(PY) -m pytest -q -m slow || test $$? -eq 5
 
 train:  ## the paper's closed-set recipe on the embedded synthetic library

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from forams_lightning.atomic import atomic_write_json
+from forams_lightning.atomic import atomic_write_json, atomic_write_text
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +24,18 @@ def instantiate_all(group: DictConfig | None) -> list:
     if not group:
         return []
     return [instantiate(node) for node in group.values() if isinstance(node, DictConfig) and "_target_" in node]
+
+
+def save_run_config(cfg: DictConfig) -> Path:
+    """The composed config with every interpolation resolved, as `config.yaml` in the run folder: what `export`
+    and `eval` rebuild the data and the model from."""
+    from omegaconf import OmegaConf
+
+    path = Path(cfg.paths.output_dir) / "config.yaml"
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    resolved.pop("hydra", None)
+    atomic_write_text(path, OmegaConf.to_yaml(resolved))
+    return path
 
 
 def select_checkpoint(trainer) -> str | None:
@@ -48,6 +60,7 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, fit_seconds: 
         "fit_seconds": round(fit_seconds, 1),
         "split": getattr(datamodule, "split_report", {}),
         "seed": cfg.seed,
+        "git_commit": git_commit(),
         "versions": {name: _version(name) for name in RECORDED_PACKAGES},
         "python": platform.python_version(),
     })
@@ -55,6 +68,25 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, fit_seconds: 
     atomic_write_json(out / "metrics.json", metrics)
     log.info("metrics written to %s", out / "metrics.json")
     return best if best is not None else metrics.get(cfg.optimized_metric)
+
+
+def package_version() -> str | None:
+    return _version("forams-lightning")
+
+
+def git_commit() -> str | None:
+    """The commit of the package's source checkout (with "+dirty" for uncommitted changes); None outside git."""
+    import subprocess
+
+    source = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=source, capture_output=True, text=True,
+                                timeout=5, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=source,
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+dirty" if dirty else "")
 
 
 def _version(package: str) -> str | None:

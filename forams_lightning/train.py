@@ -12,7 +12,7 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from forams_lightning.runs import instantiate_all, record_run, select_checkpoint
+from forams_lightning.runs import instantiate_all, record_run, save_run_config, select_checkpoint
 
 log = logging.getLogger(__name__)
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every failed SIMD variant it tries
@@ -24,6 +24,7 @@ def train(cfg: DictConfig) -> float:
     from hydra.utils import instantiate
 
     pl.seed_everything(cfg.seed, workers=True)
+    save_run_config(cfg)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")

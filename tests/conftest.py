@@ -30,6 +30,17 @@ def compose_train(overrides: list[str], tmp_path: Path, cache: Path) -> DictConf
     return cfg
 
 
+def compose_app(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """The composed config of another entry point (export, identify, ...), writing into `output_dir`."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(output_dir)
+        del cfg.hydra
+    return cfg
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """One generated tiny library for the whole session."""

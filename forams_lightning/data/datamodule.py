@@ -145,9 +145,11 @@ class ForamsDataModule(pl.LightningDataModule):
     def paths(self, part: str) -> list[str]:
         return [self.samples[i].path for i in self.indices(part)]
 
+    def part_labels(self, part: str) -> list[int]:
+        return [self.labels[i] for i in self.indices(part)]
+
     def dataset(self, part: str, train: bool = False) -> ImageDataset:
-        ix = self.indices(part)
-        return ImageDataset(self.paths(part), [self.labels[i] for i in ix],
+        return ImageDataset(self.paths(part), self.part_labels(part),
                             build_transform(self.image_size, train, self.crop_border), self.exif_transpose)
 
     def train_dataloader(self) -> DataLoader:

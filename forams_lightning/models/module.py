@@ -10,6 +10,7 @@ from torch import nn
 
 from forams_lightning.losses.combined import MetricLearningLoss
 from forams_lightning.models.backbones import Backbone
+from forams_lightning.models.embedder import rotation_average
 
 
 class MetricLearningModule(pl.LightningModule):
@@ -97,8 +98,8 @@ class MetricLearningModule(pl.LightningModule):
 
     def _embed_batch(self, batch) -> dict[str, torch.Tensor]:
         images, labels, index = batch
-        views = [self(torch.rot90(images, k, (2, 3))) for k in range(self.tta_rotations)]
-        return {"embeddings": torch.stack(views).mean(0).float(), "labels": labels, "index": index}
+        embeddings = rotation_average(self, images, self.tta_rotations)
+        return {"embeddings": embeddings.float(), "labels": labels, "index": index}
 
     def configure_optimizers(self):
         backbone = list(self.backbone.parameters())

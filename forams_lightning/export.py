@@ -1,0 +1,101 @@
+"""Build a reference library from a trained checkpoint (embedder, FAISS index, labels, novelty threshold).
+
+    python -m forams_lightning.export ckpt=logs/train/runs/<date>/checkpoints/<best>.ckpt
+    -> <run folder>/library (or out=DIR); then: python -m forams_lightning.identify library=DIR images=...
+
+The data and the split come from the run folder (`config.yaml`, `split.csv`): references are the training images,
+and the novelty threshold is the nearest-reference distance that keeps `keep_known` of the validation images.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+
+import hydra
+import numpy as np
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+logging.getLogger("faiss.loader").setLevel(logging.WARNING)
+
+
+def export(cfg: DictConfig) -> Path:
+    import torch
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf, open_dict
+
+    from forams_lightning.data.transforms import build_transform
+    from forams_lightning.metrics.knn import knn_search
+    from forams_lightning.models.embedder import Embedder
+    from forams_lightning.reference.embedding import embed_files
+    from forams_lightning.reference.library import ReferenceLibrary
+    from forams_lightning.runs import git_commit, package_version
+
+    ckpt = Path(cfg.ckpt)
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"ckpt={ckpt}: no such checkpoint file")
+    run_dir = Path(cfg.run_dir) if cfg.get("run_dir") else ckpt.parent.parent
+    if not (run_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run_dir / 'config.yaml'} not found: set run_dir= to the training run folder "
+                                "that holds config.yaml and split.csv")
+    run = OmegaConf.load(run_dir / "config.yaml")
+    with open_dict(run):
+        run.data.split_file = str(run_dir / "split.csv")
+        run.data.output_dir = None  # reading a run, not writing one
+        run.data.num_workers = cfg.num_workers
+    datamodule = instantiate(run.data)
+    datamodule.prepare_data()
+    datamodule.setup("test")
+
+    spec = {"backbone": OmegaConf.to_container(run.model.backbone), "head": OmegaConf.to_container(run.model.head),
+            "tta_rotations": int(run.model.get("tta_rotations", 1))}
+    spec["backbone"]["pretrained"] = False
+    backbone = instantiate(spec["backbone"])
+    embedder = Embedder(backbone, instantiate(spec["head"])(in_features=backbone.num_features), spec["tta_rotations"])
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    embedder.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "head."))})
+
+    exif = bool(run.data.get("exif_transpose", True))
+    transform = build_transform(run.data.image_size, False, run.data.get("crop_border"))
+    options = dict(exif_transpose=exif, batch_size=cfg.batch_size, num_workers=cfg.num_workers, device=cfg.device)
+    files = [f for part in cfg.reference_parts for f in datamodule.paths(part)]
+    labels = np.array([lab for part in cfg.reference_parts for lab in datamodule.part_labels(part)])
+    references, good, _ = embed_files(embedder, files, transform, description="references", **options)
+    files, labels = [files[i] for i in good], labels[good]
+
+    knn = run.get("callbacks", {}).get("knn_evaluation") or {}
+    metric, k = cfg.metric or knn.get("metric", "cosine"), int(cfg.k or knn.get("k", 5))
+    val_files = datamodule.paths("val")
+    threshold, n_calibration = float("inf"), 0
+    if val_files:
+        queries, _, _ = embed_files(embedder, val_files, transform, description="calibration", **options)
+        nearest, _ = knn_search(references, queries, 1, metric)
+        threshold, n_calibration = float(np.quantile(nearest[:, 0], cfg.keep_known)), len(queries)
+    else:
+        log.warning("the run has no validation images: no novelty threshold (no specimen will be flagged novel)")
+
+    library = ReferenceLibrary(
+        embedder=embedder, embedder_spec=spec, embeddings=references, labels=labels, files=files,
+        species=list(datamodule.species), metric=metric, k=k, threshold=threshold,
+        preprocessing={"image_size": int(run.data.image_size),
+                       "crop_border": OmegaConf.to_container(run.data.crop_border) if run.data.get("crop_border") else None,
+                       "exif_transpose": exif},
+        info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "checkpoint": str(ckpt.resolve()),
+              "run_dir": str(run_dir.resolve()), "reference_parts": list(cfg.reference_parts),
+              "calibration": {"part": "val", "n_queries": n_calibration, "keep_known": cfg.keep_known},
+              "package_version": package_version(), "git_commit": git_commit()})
+    out = library.save(cfg.out or run_dir / "library")
+    log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
+             len(files), len(set(labels.tolist())), threshold, metric, out)
+    return out
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+def main(cfg: DictConfig) -> None:
+    export(cfg)
+
+
+if __name__ == "__main__":
+    main()

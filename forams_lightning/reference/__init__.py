@@ -1,0 +1,1 @@
+"""Reference libraries: a trained embedder, its FAISS index over labelled images, and the novelty threshold."""

@@ -1,0 +1,141 @@
+"""Train -> export -> identify on the tiny synthetic library, bad files included; review.html in a real browser."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import compose_app
+from PIL import Image
+
+from forams_lightning.export import export
+from forams_lightning.identify import identify
+from forams_lightning.reference.library import ReferenceLibrary
+from forams_lightning.train import train
+from forams_lightning.viz.review import uncertainty_order
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory, cache_dir):
+    from conftest import compose_train
+
+    run = tmp_path_factory.mktemp("run")
+    cfg = compose_train(["trainer.max_epochs=2", "callbacks.morphospace=null"], run, cache_dir)
+    train(cfg)
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def library(trained_run, tmp_path_factory):
+    run, metrics = trained_run
+    out = tmp_path_factory.mktemp("export")
+    cfg = compose_app("export", [f"ckpt={metrics['best_checkpoint']}", "num_workers=0"], out)
+    return export(cfg)
+
+
+def _test_split(run: Path) -> list[tuple[str, str]]:
+    """(absolute path, species) of the run's test images, from its saved config and split."""
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+
+    dm = instantiate(OmegaConf.load(run / "config.yaml").data, split_file=str(run / "split.csv"), output_dir=None)
+    dm.setup("test")
+    return [(p, dm.species[lab]) for p, lab in zip(dm.paths("test"), dm.part_labels("test"))]
+
+
+def test_library_is_self_describing_and_reloads(library, trained_run):
+    run, _ = trained_run
+    assert library == run / "library"
+    manifest = json.loads((library / "manifest.json").read_text())
+    assert manifest["version"] == 1 and manifest["n_references"] > 0 and 0 < manifest["novelty_threshold"] < 2
+    assert manifest["embedder"]["backbone"]["_target_"].endswith("Backbone")
+    lib = ReferenceLibrary.load(library)
+    assert lib.embeddings.shape == (manifest["n_references"], manifest["embedding_dim"])
+    assert not list(library.parent.glob(".library.*"))  # no temporary folder left behind
+
+
+def test_identify_reproduces_test_metrics_and_survives_bad_files(library, trained_run, tmp_path):
+    run, metrics = trained_run
+    specimens = tmp_path / "specimens"
+    truth = {}
+    for src, species in _test_split(run):
+        dst = specimens / "good" / f"{len(truth):04d}.jpg"
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(src, dst)
+        truth[str(dst)] = species
+    bad = specimens / "bad"
+    bad.mkdir()
+    good_jpeg = Path(_test_split(run)[0][0]).read_bytes()
+    (bad / "truncated.jpg").write_bytes(good_jpeg[: len(good_jpeg) // 3])
+    (bad / "empty.png").write_bytes(b"")
+    (bad / "notes.jpg").write_text("not an image")
+    Image.fromarray(np.linspace(0, 65535, 64 * 64).reshape(64, 64).astype(np.uint16)).save(bad / "deep.tif")
+    Image.new("RGBA", (40, 30), (200, 120, 40, 128)).save(bad / "alpha.png")
+    (specimens / "empty_folder").mkdir()
+
+    out = tmp_path / "identified"
+    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
+    with open(predictions, newline="") as f:
+        rows = {r["file"]: r for r in csv.DictReader(f)}
+    assert len(rows) == len(truth) + 5
+    for name in ("truncated.jpg", "empty.png", "notes.jpg"):
+        assert rows[str(bad / name)]["error"] and not rows[str(bad / name)]["species"], name
+    for name in ("deep.tif", "alpha.png"):
+        assert rows[str(bad / name)]["species"] and not rows[str(bad / name)]["error"], name
+    accuracy = np.mean([rows[f]["species"] == s for f, s in truth.items()])
+    # same checkpoint, references, k and metric as the training run's test: same answers (one flip of a tie allowed)
+    assert abs(accuracy - metrics["test/knn_acc"]) <= 1 / len(truth) + 1e-9
+    assert {"neighbour_5_species", "neighbour_5_distance", "novel", "vote_share"} <= set(next(iter(rows.values())))
+    page = (out / "review.html").read_text()
+    assert page.count('<tr class="specimen') == len(truth) + 2 and "notes.jpg" in page
+
+
+def test_review_sorts_least_certain_first():
+    a = {"novel": False, "vote_share": 1.0, "distance": 0.1}
+    b = {"novel": False, "vote_share": 0.6, "distance": 0.1}
+    c = {"novel": False, "vote_share": 0.6, "distance": 0.3}
+    d = {"novel": True, "vote_share": 1.0, "distance": 0.9}
+    assert sorted([a, b, c, d], key=uncertainty_order) == [d, c, b, a]
+
+
+def test_identify_names_missing_inputs(library, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no image files"):
+        (tmp_path / "empty").mkdir()
+        identify(compose_app("identify", [f"library={library}", f"images={tmp_path / 'empty'}"], tmp_path))
+    with pytest.raises(FileNotFoundError, match="not a reference library"):
+        identify(compose_app("identify", [f"library={tmp_path}", f"images={tmp_path}"], tmp_path))
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
+def test_review_html_renders_in_headless_chromium(library, trained_run, tmp_path):
+    run, _ = trained_run
+    images = [src for src, _ in _test_split(run)[:6]]
+    specimens = tmp_path / "specimens"
+    specimens.mkdir()
+    for i, src in enumerate(images):
+        shutil.copy(src, specimens / f"{i}.jpg")
+    out = tmp_path / "identified"
+    identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
+    page = (out / "review.html").as_uri()
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'p'}"]
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    assert dom.count('class="specimen') == 6
+    shot = tmp_path / "shot.png"
+    subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", page],
+                   capture_output=True, timeout=120)
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
+    assert pixels.std() > 20  # images and text, not a blank page
+    assert (pixels < 128).mean() > 0.02
+
+
+def test_morphospace_command_maps_a_library(library, tmp_path):
+    from forams_lightning.morphospace import morphospace
+
+    written = morphospace(compose_app("morphospace", [f"library={library}", "methods=[tsne]"], tmp_path))
+    assert [p.name for p in written] == ["morphospace_tsne.png", "morphospace_tsne.html"]
+    assert written[0].read_bytes()[:4] == b"\x89PNG" and "plotly" in written[1].read_text()
