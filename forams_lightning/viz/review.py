@@ -17,6 +17,7 @@ STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
 table { border-collapse: collapse; }
 td, th { border-bottom: 1px solid #ddd; padding: 6px; vertical-align: top; text-align: left; font-size: 13px; }
+td.refs { white-space: nowrap; }
 figure { display: inline-block; margin: 0 4px; text-align: center; font-size: 11px; }
 img { display: block; border: 3px solid transparent; }
 .vote img { border-color: #2a8a3e; } .other img { border-color: #c44; }
@@ -60,7 +61,7 @@ def write_review_html(path: str | Path, specimens: list[dict], failures: list[tu
             f'<tr class="specimen{" novel" if s["novel"] else ""}"><td>{thumb(s["file"])}</td>'
             f'<td><b>{html.escape(s["species"])}</b><br>vote {s["vote_share"]:.0%}<br>'
             f'nearest d = {s["distance"]:.3f}{flag}<br><small>{html.escape(s["file"])}</small></td>'
-            f'<td>{neighbours}</td></tr>')
+            f'<td class="refs">{neighbours}</td></tr>')
     failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
     n_novel = sum(s["novel"] for s in specimens)
     page = (

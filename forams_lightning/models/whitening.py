@@ -1,0 +1,44 @@
+"""Whitening of backbone features as a linear embedding layer, fitted in closed form on the training species.
+
+Learned whitening (Radenović, Tolias & Chum, TPAMI 2018) whitens the within-species covariance, so directions that
+vary inside a species (pose, lighting) shrink and directions that separate species grow; it transfers to species
+never seen in training. On the radiolaria benchmark (frozen ImageNet EfficientNet-Lite0, 4 quarter turns) it took
+leave-one-out 1-NN on the validation species from 0.769 to 0.801 (docs/NOTES.md).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def fit_whitening(features: np.ndarray, labels: np.ndarray | None = None, dim: int | None = None,
+                  shrinkage: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """(mean (D,), projection (D, dim)) such that ``(x - mean) @ projection`` is the whitened feature.
+
+    With `labels`: learned whitening: the within-species covariance is shrunk toward a multiple of the identity
+    (``shrinkage`` times its mean eigenvalue is added: small training sets make it singular), whitened, and the
+    whitened data rotated onto its principal axes, keeping the `dim` largest. Without labels: PCA whitening of the
+    total covariance (`shrinkage` regularises the eigenvalues the same way).
+    """
+    x = np.asarray(features, dtype=np.float64)
+    mean = x.mean(0)
+    centred = x - mean
+    if labels is None:
+        scatter = centred.T @ centred / len(x)
+    else:
+        labels = np.asarray(labels)
+        scatter = np.zeros((x.shape[1], x.shape[1]))
+        for c in np.unique(labels):
+            within = centred[labels == c] - centred[labels == c].mean(0)
+            scatter += within.T @ within
+        scatter /= len(x)
+    scatter += shrinkage * np.trace(scatter) / len(scatter) * np.eye(len(scatter))
+    values, vectors = np.linalg.eigh(scatter)
+    whiten = vectors / np.sqrt(values)
+    if labels is None:
+        projection = whiten[:, ::-1]  # largest-variance axes first
+    else:
+        w = centred @ whiten
+        _, axes = np.linalg.eigh(w.T @ w / len(x))
+        projection = whiten @ axes[:, ::-1]
+    return mean.astype(np.float32), np.ascontiguousarray(projection[:, :dim], dtype=np.float32)

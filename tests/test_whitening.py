@@ -1,0 +1,63 @@
+"""Whitening against scikit-learn's PCA and its defining property (within-species covariance = identity)."""
+
+import numpy as np
+import pytest
+
+from forams_lightning.models.whitening import fit_whitening
+
+
+def test_pca_whitening_matches_sklearn_up_to_sign():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)) @ rng.normal(size=(6, 6)) + 3.0
+    mean, projection = fit_whitening(x, dim=4, shrinkage=0.0)
+    ours = (x - mean) @ projection
+    ref = PCA(n_components=4, whiten=True).fit_transform(x) * np.sqrt(300 / 299)  # sklearn: n-1 normalisation
+    signs = np.sign((ours * ref).sum(0))
+    np.testing.assert_allclose(ours * signs, ref, atol=1e-4)
+
+
+def test_learned_whitening_whitens_within_species_and_orders_by_separation():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(8), 40)
+    centres = np.zeros((8, 5))
+    centres[:, 0] = np.arange(8) * 4.0  # species differ along axis 0 only
+    x = centres[labels] + rng.normal(size=(320, 5)) * [0.5, 3.0, 1.0, 1.0, 1.0]  # axis 1: large within-species noise
+    mean, projection = fit_whitening(x, labels, shrinkage=0.0)
+    z = (x - mean) @ projection
+    within = sum(np.cov((z[labels == c] - z[labels == c].mean(0)).T, bias=True) * 40 for c in range(8)) / 320
+    np.testing.assert_allclose(within, np.eye(5), atol=1e-6)
+    assert abs(projection[0, 0]) > 10 * np.abs(projection[1:, 0]).max()  # first output axis = the separating one
+
+
+def test_shrinkage_keeps_singular_data_finite():
+    x = np.random.default_rng(2).normal(size=(10, 50))  # fewer samples than dimensions
+    mean, projection = fit_whitening(x, np.repeat([0, 1], 5), dim=8, shrinkage=0.5)
+    assert projection.shape == (50, 8) and np.isfinite(projection).all()
+
+
+def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg):
+    from types import SimpleNamespace
+
+    import torch
+    from hydra.utils import instantiate
+
+    from forams_lightning.callbacks.whitening import WhiteningInit
+
+    cfg = make_cfg("+experiment=open_set_whitened", "model.backbone.pretrained=false", "model.head.embedding_dim=16")
+    dm = instantiate(cfg.data)
+    dm.prepare_data()
+    dm.setup("fit")
+    model = instantiate(cfg.model, loss=cfg.loss, miner=cfg.miner, optimizer=cfg.optimizer, scheduler=cfg.scheduler,
+                        num_classes=dm.num_classes)
+    WhiteningInit(rotations=2).on_fit_start(SimpleNamespace(ckpt_path=None, datamodule=dm), model)
+    images, labels, _ = next(iter(torch.utils.data.DataLoader(dm.dataset("train"), batch_size=10_000)))
+    with torch.no_grad():
+        model.eval()
+        views = [model.backbone(torch.rot90(images, k, (2, 3))).numpy() for k in range(2)]
+    mean, projection = fit_whitening(np.concatenate(views), np.tile(labels.numpy(), 2), 16, 0.5)
+    weight, bias = model.head.project.weight.detach().numpy(), model.head.project.bias.detach().numpy()
+    signs = np.sign((weight * projection.T).sum(1, keepdims=True))  # eigenvectors are defined up to sign
+    np.testing.assert_allclose(weight * signs, projection.T, rtol=1e-2, atol=1e-3)
+    np.testing.assert_allclose(bias * signs[:, 0], -projection.T @ mean, rtol=1e-2, atol=1e-3)
