@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import platform
 from importlib import metadata
 from pathlib import Path
@@ -47,25 +48,32 @@ def select_checkpoint(trainer) -> str | None:
     return None
 
 
-def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, fit_seconds: float) -> float | None:
-    """Write metrics.json (last validation and test scores, best validation score, run facts) into the run folder;
-    returns the best validation score of the optimised metric."""
-    metrics = {k: float(v) for k, v in logged.items() if k.startswith(("val/", "test/", "open/", "open_val/"))}
+def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict[str, float]) -> float | None:
+    """Write into the run folder `metrics.json` (scores, best validation score, best checkpoint relative to the run
+    folder, epochs, split report, seed: identical for identical reruns on CPU) and `run.json` (what differs between
+    reruns: wall times, package versions, git commit, host). Returns the best validation score of the optimised
+    metric."""
+    out = Path(cfg.paths.output_dir)
+    metrics = {k: float(v) for k, v in sorted(logged.items()) if k.startswith(("val/", "test/", "open/", "open_val/"))}
     callback = trainer.checkpoint_callback
     best = float(callback.best_model_score) if callback is not None and callback.best_model_score is not None else None
+    best_path = callback.best_model_path if callback is not None and callback.best_model_path else None
     metrics.update({
         f"{cfg.optimized_metric}_best": best,
-        "best_checkpoint": callback.best_model_path if callback is not None else None,
+        "best_checkpoint": os.path.relpath(best_path, out) if best_path else None,
         "epochs": trainer.current_epoch,
-        "fit_seconds": round(fit_seconds, 1),
         "split": getattr(datamodule, "split_report", {}),
         "seed": cfg.seed,
+    })
+    atomic_write_json(out / "metrics.json", metrics)
+    atomic_write_json(out / "run.json", {
+        **{f"{k}_seconds": round(v, 1) for k, v in seconds.items()},
         "git_commit": git_commit(),
+        "package_version": package_version(),
         "versions": {name: _version(name) for name in RECORDED_PACKAGES},
         "python": platform.python_version(),
+        "host": platform.node(),
     })
-    out = Path(cfg.paths.output_dir)
-    atomic_write_json(out / "metrics.json", metrics)
     log.info("metrics written to %s", out / "metrics.json")
     return best if best is not None else metrics.get(cfg.optimized_metric)
 

@@ -38,10 +38,11 @@ def train(cfg: DictConfig) -> float:
 
     start = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    fit_seconds = time.perf_counter() - start
+    seconds = {"fit": time.perf_counter() - start}
     last_val = dict(trainer.callback_metrics)  # trainer.test() replaces them
     trainer.test(model, datamodule=datamodule, ckpt_path=select_checkpoint(trainer))
-    return record_run(cfg, trainer, datamodule, {**last_val, **trainer.callback_metrics}, fit_seconds)
+    seconds["run"] = time.perf_counter() - start
+    return record_run(cfg, trainer, datamodule, {**last_val, **trainer.callback_metrics}, seconds)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

@@ -34,7 +34,7 @@ def trained_run(tmp_path_factory, cache_dir):
 def library(trained_run, tmp_path_factory):
     run, metrics = trained_run
     out = tmp_path_factory.mktemp("export")
-    cfg = compose_app("export", [f"ckpt={metrics['best_checkpoint']}", "num_workers=0"], out)
+    cfg = compose_app("export", [f"ckpt={run / metrics['best_checkpoint']}", "num_workers=0"], out)
     return export(cfg)
 
 

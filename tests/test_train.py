@@ -28,7 +28,10 @@ def test_two_epoch_run_writes_sane_metrics_and_reports(make_cfg, tmp_path):
     assert metrics["test/knn_acc"] > 1 / 6  # above chance on 6 species
     assert best == metrics["val/knn_acc_best"]
     assert metrics["epochs"] == 2 and metrics["split"]["n_test"] > 0
-    assert Path(metrics["best_checkpoint"]).is_file()
+    assert (tmp_path / metrics["best_checkpoint"]).is_file()
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["fit_seconds"] > 0 and run["versions"]["torch"] and "git_commit" in run
+    assert (tmp_path / "config.yaml").read_text().count("${") == 0  # resolved
     per_species = (tmp_path / "test_per_species.csv").read_text().splitlines()
     assert per_species[0] == "species,precision,recall,f1,support" and len(per_species) > 2
     assert (tmp_path / "test_confusion_matrix.csv").is_file()
