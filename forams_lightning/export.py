@@ -31,19 +31,10 @@ def export(cfg: DictConfig) -> Path:
     from forams_lightning.models.embedder import Embedder
     from forams_lightning.reference.embedding import embed_files
     from forams_lightning.reference.library import ReferenceLibrary
-    from forams_lightning.runs import git_commit, package_version
+    from forams_lightning.runs import git_commit, package_version, read_run_config
 
-    ckpt = Path(cfg.ckpt)
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"ckpt={ckpt}: no such checkpoint file")
-    run_dir = Path(cfg.run_dir) if cfg.get("run_dir") else ckpt.parent.parent
-    if not (run_dir / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run_dir / 'config.yaml'} not found: set run_dir= to the training run folder "
-                                "that holds config.yaml and split.csv")
-    run = OmegaConf.load(run_dir / "config.yaml")
+    ckpt, run_dir, run = read_run_config(cfg.ckpt, cfg.get("run_dir"))
     with open_dict(run):
-        run.data.split_file = str(run_dir / "split.csv")
-        run.data.output_dir = None  # reading a run, not writing one
         run.data.num_workers = cfg.num_workers
     datamodule = instantiate(run.data)
     datamodule.prepare_data()

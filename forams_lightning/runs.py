@@ -27,6 +27,29 @@ def instantiate_all(group: DictConfig | None) -> list:
     return [instantiate(node) for node in group.values() if isinstance(node, DictConfig) and "_target_" in node]
 
 
+MIN_FREE_BYTES = 200 * 2**20  # checkpoints of a ResNet-50 run are ~100 MB each
+
+
+def ensure_writable(folder: str | Path) -> Path:
+    """Fail before any work when the run folder cannot be created, written, or its disk is (nearly) full."""
+    import shutil
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as error:
+        raise OSError(f"output folder {folder} is not writable ({error.strerror or error}); "
+                      "choose another with hydra.run.dir=... (or paths.output_dir)") from error
+    free = shutil.disk_usage(folder).free
+    if free < MIN_FREE_BYTES:
+        raise OSError(f"output folder {folder}: only {free / 2**20:.0f} MiB free on its disk; checkpoints need "
+                      f"at least {MIN_FREE_BYTES / 2**20:.0f} MiB")
+    return folder
+
+
 def save_run_config(cfg: DictConfig) -> Path:
     """The composed config with every interpolation resolved, as `config.yaml` in the run folder: what `export`
     and `eval` rebuild the data and the model from."""
@@ -37,6 +60,24 @@ def save_run_config(cfg: DictConfig) -> Path:
     resolved.pop("hydra", None)
     atomic_write_text(path, OmegaConf.to_yaml(resolved))
     return path
+
+
+def read_run_config(ckpt: str | Path, run_dir: str | Path | None = None):
+    """(checkpoint, run folder, run config with the saved split in force) for commands that reuse a training run."""
+    from omegaconf import OmegaConf, open_dict
+
+    ckpt = Path(ckpt)
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"ckpt={ckpt}: no such checkpoint file")
+    run_dir = Path(run_dir) if run_dir else ckpt.parent.parent
+    if not (run_dir / "config.yaml").is_file():
+        raise FileNotFoundError(f"{run_dir / 'config.yaml'} not found: set run_dir= to the training run folder "
+                                "that holds config.yaml and split.csv")
+    run = OmegaConf.load(run_dir / "config.yaml")
+    with open_dict(run):
+        run.data.split_file = str(run_dir / "split.csv")
+        run.data.output_dir = None  # reading a run, not writing one
+    return ckpt, run_dir, run
 
 
 def select_checkpoint(trainer) -> str | None:

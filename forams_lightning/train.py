@@ -12,7 +12,7 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from forams_lightning.runs import instantiate_all, record_run, save_run_config, select_checkpoint
+from forams_lightning.runs import ensure_writable, instantiate_all, record_run, save_run_config, select_checkpoint
 
 log = logging.getLogger(__name__)
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every failed SIMD variant it tries
@@ -23,6 +23,7 @@ def train(cfg: DictConfig) -> float:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
+    ensure_writable(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     save_run_config(cfg)
     datamodule = instantiate(cfg.data)

@@ -139,3 +139,14 @@ def test_morphospace_command_maps_a_library(library, tmp_path):
     written = morphospace(compose_app("morphospace", [f"library={library}", "methods=[tsne]"], tmp_path))
     assert [p.name for p in written] == ["morphospace_tsne.png", "morphospace_tsne.html"]
     assert written[0].read_bytes()[:4] == b"\x89PNG" and "plotly" in written[1].read_text()
+
+
+def test_eval_reproduces_the_test_metrics_of_the_run_exactly(trained_run, tmp_path):
+    from forams_lightning.eval import evaluate
+
+    run, metrics = trained_run
+    again = evaluate(compose_app("eval", [f"ckpt={run / metrics['best_checkpoint']}", "num_workers=0",
+                                          "accelerator=cpu"], tmp_path))
+    assert again and {k: metrics[k] for k in again} == again
+    assert json.loads((tmp_path / "eval_metrics.json").read_text())["test/knn_acc"] == metrics["test/knn_acc"]
+    assert (tmp_path / "test_per_species.csv").is_file()

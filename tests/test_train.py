@@ -93,3 +93,15 @@ def test_fold_multirun_writes_summary_table(tmp_path, cache_dir):
     assert "open/loo_1nn_acc" in table[0]
     assert table[2].startswith("| +experiment=open_set") and "data.open_set.fold=0" in table[2]
     assert table[-1].startswith("| **mean ± std** (n=2)")
+
+
+def test_identical_reruns_write_identical_metrics(make_cfg, tmp_path):
+    texts = []
+    for name in ("a", "b"):
+        cfg = make_cfg("trainer.max_epochs=2", "+trainer.limit_train_batches=3")
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(tmp_path / name)
+        train(cfg)
+        texts.append((tmp_path / name / "metrics.json").read_text())
+    assert texts[0] == texts[1]
+    assert json.loads(texts[0])["epochs"] == 2

@@ -1,7 +1,6 @@
 """Whitening against scikit-learn's PCA and its defining property (within-species covariance = identity)."""
 
 import numpy as np
-import pytest
 
 from forams_lightning.models.whitening import fit_whitening
 

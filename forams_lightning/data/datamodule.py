@@ -9,9 +9,11 @@ from pathlib import Path
 import pytorch_lightning as pl
 from torch.utils.data import DataLoader
 
+from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.dataset import ImageDataset
 from forams_lightning.data.layouts import read_manifest, read_species_folders
 from forams_lightning.data.samplers import PKBatchSampler
+from forams_lightning.data.screening import report_bad_images, unreadable_images
 from forams_lightning.data.splits import held_out_species, load_split, save_split, stratified_split
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library
 from forams_lightning.data.transforms import build_transform
@@ -41,6 +43,8 @@ class ForamsDataModule(pl.LightningDataModule):
         image_size: int = 224,
         crop_border: dict | None = None,
         exif_transpose: bool = True,
+        check_images: bool = True,
+        on_bad_image: str = "skip",
         split: dict | None = None,
         split_file: str | None = None,
         open_set: dict | None = None,
@@ -59,6 +63,7 @@ class ForamsDataModule(pl.LightningDataModule):
         if self.synthetic is not None:  # the cache holds one folder per distinct library
             self.root = str(Path(root) / f"synthetic-{self.synthetic.digest()}")
         self.image_size, self.crop_border, self.exif_transpose = image_size, crop_border, exif_transpose
+        self.check_images, self.on_bad_image = check_images, on_bad_image
         self.split_options, self.split_file, self.output_dir = split or {}, split_file, output_dir
         self.open_set = dict(open_set or {})
         if self.open_set.get("class_split_column"):
@@ -78,6 +83,7 @@ class ForamsDataModule(pl.LightningDataModule):
             self.samples = read_manifest(self.manifest, self.root, **self.manifest_columns)
         else:
             self.samples = read_species_folders(self.root)
+        self.bad_images = self._screen() if self.check_images else {}
         names = [s.species for s in self.samples]
         unknown_part = self._unknown_parts(names)
         known = sorted(set(names) - set(unknown_part))
@@ -96,8 +102,26 @@ class ForamsDataModule(pl.LightningDataModule):
             raise RuntimeError(f"open set violated: species {sorted(leaked)} held out but present in train/val")
         if unknown_part:
             self.split_report["unknown_species"] = sorted(unknown_part)
+        self.split_report["bad_images"] = len(self.bad_images)
         if self.output_dir:
             save_split(Path(self.output_dir) / "split.csv", rel_paths, names, self.parts)
+            if self.bad_images:
+                atomic_write_csv(Path(self.output_dir) / "bad_images.csv", ["path", "error"],
+                                 [[self._relative(p), e] for p, e in sorted(self.bad_images.items())])
+
+    def _screen(self) -> dict[str, str]:
+        """Drop unreadable images (or fail, per `on_bad_image`); say so when a species loses all its images."""
+        bad = unreadable_images([s.path for s in self.samples], workers=max(2, self.num_workers))
+        report_bad_images(bad, self.on_bad_image)
+        if bad:
+            before = {s.species for s in self.samples}
+            self.samples = [s for s in self.samples if s.path not in bad]
+            lost = sorted(before - {s.species for s in self.samples})
+            if lost:
+                log.warning("species with no readable image left, dropped: %s", lost)
+            if not self.samples:
+                raise ValueError("no readable image left in the library (see the warning above)")
+        return bad
 
     def _unknown_parts(self, names: list[str]) -> dict[str, str]:
         """Species withheld from training, mapped to their evaluation part. A class split given by the data takes

@@ -71,17 +71,31 @@ def read_manifest(
             raise ValueError(f"{manifest}: missing column(s) {missing}; it has {reader.fieldnames}. "
                              "Set data.manifest_columns.* to the right names.")
         rows = list(reader)
-    samples = []
+    samples, first_line, duplicates = [], {}, 0
+    resolved_root = root.resolve()
     for line, row in enumerate(rows, start=2):
-        rel, label = row[path_column].strip(), row[label_column].strip()
+        rel, label = (row[path_column] or "").strip(), (row[label_column] or "").strip()
         if not rel or not label:
             raise ValueError(f"{manifest}:{line}: empty {path_column!r} or {label_column!r}")
         candidates = [root / rel, root / label / rel]
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
             raise FileNotFoundError(f"{manifest}:{line}: image {rel!r} not found under {root} or {root / label}")
+        if not path.resolve().is_relative_to(resolved_root):
+            raise ValueError(f"{manifest}:{line}: {rel!r} points outside data.root={root}; keep images under the root")
+        key = str(path.resolve())
+        if key in first_line:
+            earlier = samples[first_line[key]]
+            if earlier.species != label:
+                raise ValueError(f"{manifest}:{line}: {rel!r} is labelled {label!r} here but {earlier.species!r} on "
+                                 f"an earlier row; one image, one species")
+            duplicates += 1
+            continue
+        first_line[key] = len(samples)
         samples.append(Sample(str(path), label, row[group_column].strip() if group_column else None,
                               row[class_split_column].strip() if class_split_column else None))
+    if duplicates:
+        log.warning("%s: %d duplicate row(s) ignored (same image, same species)", manifest, duplicates)
     return samples
 
 

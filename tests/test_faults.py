@@ -1,0 +1,162 @@
+"""Fault suite: bad images, bad manifests, bad folders, bad output locations. Each case: a clear message naming the
+file or key, and the right action (skip and report, or stop before training)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from omegaconf import open_dict
+from PIL import Image
+
+from forams_lightning.data.datamodule import ForamsDataModule
+from forams_lightning.data.images import load_rgb
+from forams_lightning.data.layouts import read_manifest
+
+
+def _library(root: Path, species: dict[str, int]) -> Path:
+    rng = np.random.default_rng(0)
+    for name, n in species.items():
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(root / name / f"{i}.jpg")
+    return root
+
+
+def _bad_files(folder: Path) -> dict[str, str]:
+    """Each kind of unreadable file, written into `folder` (a species folder)."""
+    good = (folder / "0.jpg").read_bytes()
+    (folder / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (folder / "zero.png").write_bytes(b"")
+    (folder / "text.jpg").write_text("this is not an image")
+    (folder / "fake.tif").write_bytes(b"II*\x00garbage-that-is-not-a-tiff")
+    return {"truncated.jpg": "truncated", "zero.png": "", "text.jpg": "", "fake.tif": ""}
+
+
+def _dm(root: Path, tmp_path: Path, **kw) -> ForamsDataModule:
+    options = dict(root=str(root), image_size=32, output_dir=str(tmp_path / "run"), num_workers=0,
+                   split={"val_fraction": 0.2, "test_fraction": 0.2, "min_units": 3}, sampler={"p": 2, "k": 2})
+    return ForamsDataModule(**{**options, **kw})
+
+
+def test_unreadable_images_are_skipped_with_one_warning_and_counted(tmp_path, caplog):
+    root = _library(tmp_path / "lib", {"A_a": 8, "B_b": 8})
+    bad = _bad_files(root / "A_a")
+    dm = _dm(root, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        dm.setup("fit")
+    warnings = [r for r in caplog.records if "unreadable image" in r.getMessage()]
+    assert len(warnings) == 1 and all(name in warnings[0].getMessage() for name in bad)
+    assert dm.split_report["bad_images"] == 4 and len(dm.samples) == 16
+    listed = (tmp_path / "run" / "bad_images.csv").read_text().splitlines()
+    assert listed[0] == "path,error" and len(listed) == 5
+
+
+def test_on_bad_image_error_stops_before_training_naming_the_files(tmp_path):
+    root = _library(tmp_path / "lib", {"A_a": 8, "B_b": 8})
+    _bad_files(root / "B_b")
+    with pytest.raises(ValueError, match=r"4 unreadable image\(s\).*on_bad_image=error[\s\S]*zero.png"):
+        _dm(root, tmp_path, on_bad_image="error").setup("fit")
+    with pytest.raises(ValueError, match="data.on_bad_image must be"):
+        _dm(root, tmp_path, on_bad_image="ignore").setup("fit")
+
+
+def test_species_losing_every_image_is_reported(tmp_path, caplog):
+    root = _library(tmp_path / "lib", {"A_a": 8, "B_b": 8, "C_c": 0})
+    (root / "C_c" / "broken.jpg").write_bytes(b"\xff\xd8\xff")
+    dm = _dm(root, tmp_path)
+    with caplog.at_level(logging.WARNING):
+        dm.setup("fit")
+    assert "C_c" not in dm.species
+    assert any("no readable image left" in r.getMessage() and "C_c" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("name,make,size", [
+    ("gray.png", lambda: Image.new("L", (30, 20), 90), (30, 20)),
+    ("rgba.png", lambda: Image.new("RGBA", (30, 20), (9, 9, 9, 0)), (30, 20)),
+    ("palette.png", lambda: Image.new("RGB", (30, 20), (1, 200, 3)).convert("P"), (30, 20)),
+    ("deep.tif", lambda: Image.fromarray(np.full((20, 30), 40000, np.uint16)), (30, 20)),
+    ("cmyk.jpg", lambda: Image.new("CMYK", (30, 20), (0, 50, 100, 0)), (30, 20)),
+    ("huge.jpg", lambda: Image.new("RGB", (6000, 4000), (10, 20, 30)), (6000, 4000)),
+    ("tiny.png", lambda: Image.new("RGB", (8, 8), (10, 20, 30)), (8, 8)),
+])
+def test_unusual_but_valid_images_load(tmp_path, name, make, size):
+    make().save(tmp_path / name)
+    img = load_rgb(tmp_path / name)
+    assert img.mode == "RGB" and img.size == size
+
+
+def test_species_with_one_image_and_tiny_library_train_without_hanging(make_cfg, tmp_path):
+    """One-image species (no positive pair), more species than P, fewer images than one P×K batch."""
+    from forams_lightning.train import train
+
+    root = _library(tmp_path / "lib", {"A_a": 5, "B_b": 5, "C_c": 1, "D_d": 4})
+    cfg = make_cfg("data=folders", f"data.root={root}", "data.image_size=32", "data.sampler.p=8",
+                   "data.sampler.k=4", "data.split.min_units=3", "trainer.max_epochs=1", "callbacks.morphospace=null")
+    train(cfg)
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert "C_c" in metrics["split"]["train_only_species"] and metrics["epochs"] == 1
+
+
+def test_missing_or_misspelt_root_names_the_key(make_cfg, tmp_path):
+    from forams_lightning.train import train
+
+    cfg = make_cfg("data=folders", f"data.root={tmp_path / 'no_such_folder'}")
+    with pytest.raises(FileNotFoundError, match=r"data.root=.*no_such_folder is not a folder"):
+        train(cfg)
+
+
+def test_split_file_that_does_not_match_the_data(tmp_path):
+    root = _library(tmp_path / "lib", {"A_a": 8, "B_b": 8})
+    _dm(root, tmp_path).setup("fit")
+    split = tmp_path / "run" / "split.csv"
+    shutil.rmtree(root / "B_b")
+    _library(root, {"C_c": 8})
+    with pytest.raises(ValueError, match=r"data.split_file=.*does not list 8 image"):
+        _dm(root, tmp_path / "again", split_file=str(split)).setup("fit")
+
+
+def test_unknown_config_key_is_named(make_cfg):
+    from hydra.errors import ConfigCompositionException
+
+    with pytest.raises(ConfigCompositionException, match="data.rooot"):
+        make_cfg("data.rooot=/x")
+
+
+def test_manifest_faults_name_the_line(tmp_path):
+    _library(tmp_path / "lib", {"A_a": 2})
+    (tmp_path / "outside.jpg").write_bytes((tmp_path / "lib" / "A_a" / "0.jpg").read_bytes())
+    cases = {
+        "path,label\nA_a/0.jpg,A_a\nA_a/0.jpg,B_b\n": (ValueError, r"m.csv:3: 'A_a/0.jpg' is labelled 'B_b'"),
+        "path,label\n../outside.jpg,A_a\n": (ValueError, r"m.csv:2: '../outside.jpg' points outside data.root"),
+        "path,label\nA_a/0.jpg,\n": (ValueError, r"m.csv:2: empty"),
+        "file,label\nA_a/0.jpg,A_a\n": (ValueError, r"missing column\(s\) \['path'\]"),
+    }
+    for text, (error, message) in cases.items():
+        (tmp_path / "lib" / "m.csv").write_text(text)
+        with pytest.raises(error, match=message):
+            read_manifest(tmp_path / "lib" / "m.csv")
+
+
+def test_manifest_duplicate_rows_are_dropped_with_a_warning(tmp_path, caplog):
+    _library(tmp_path / "lib", {"A_a": 2})
+    (tmp_path / "lib" / "m.csv").write_text("path,label\nA_a/0.jpg,A_a\nA_a/1.jpg,A_a\nA_a/0.jpg,A_a\n")
+    with caplog.at_level(logging.WARNING):
+        samples = read_manifest(tmp_path / "lib" / "m.csv")
+    assert len(samples) == 2 and any("1 duplicate row" in r.getMessage() for r in caplog.records)
+
+
+def test_unwritable_output_folder_fails_before_training(make_cfg, tmp_path):
+    from forams_lightning.train import train
+
+    blocker = tmp_path / "file_not_folder"
+    blocker.write_text("x")
+    cfg = make_cfg()
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(blocker / "run")
+    with pytest.raises(OSError, match=r"output folder .*file_not_folder/run"):
+        train(cfg)
