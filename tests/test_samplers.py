@@ -48,3 +48,37 @@ def test_ranks_get_distinct_batches_that_together_form_the_global_sequence():
 def test_needs_two_usable_species():
     with pytest.raises(ValueError, match="at least two species"):
         PKBatchSampler([0, 0, 1], p=2, k=2)
+
+
+def test_lightning_sets_the_epoch_of_the_batch_sampler():
+    from lightning_fabric.utilities.data import _set_sampler_epoch
+    from torch.utils.data import DataLoader
+
+    labels = [c for c in range(4) for _ in range(4)]
+    sampler = PKBatchSampler(labels, p=2, k=2)
+    _set_sampler_epoch(DataLoader(list(range(16)), batch_sampler=sampler), 3)
+    assert sampler.epoch == 3
+
+
+def test_augmentation_seeds_come_with_the_same_batches():
+    labels = [c for c in range(6) for _ in range(10)]
+    plain = list(PKBatchSampler(labels, p=3, k=2, seed=5))
+    seeded = list(PKBatchSampler(labels, p=3, k=2, seed=5, augmentation_seeds=True))
+    assert [[i for i, _ in b] for b in seeded] == plain
+    assert len({s for b in seeded for _, s in b}) == sum(map(len, seeded))  # one seed per drawn item
+
+
+def test_seeded_items_augment_reproducibly(tmp_path):
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from forams_lightning.data.dataset import ImageDataset
+    from forams_lightning.data.transforms import build_transform
+
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "a.png")
+    data = ImageDataset([str(tmp_path / "a.png")], [0], build_transform(32, train=True))
+    torch.manual_seed(1)
+    a = data[(0, 7)][0]
+    torch.manual_seed(2)  # the global RNG does not matter
+    assert torch.equal(a, data[(0, 7)][0]) and not torch.equal(a, data[(0, 8)][0])

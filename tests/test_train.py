@@ -105,3 +105,29 @@ def test_identical_reruns_write_identical_metrics(make_cfg, tmp_path):
         texts.append((tmp_path / name / "metrics.json").read_text())
     assert texts[0] == texts[1]
     assert json.loads(texts[0])["epochs"] == 2
+
+
+def test_killed_run_resumes_from_last_checkpoint_to_identical_metrics(tmp_path, cache_dir):
+    """SIGKILL mid-epoch 2, rerun with ckpt_path=last in the same folder: same metrics.json as an uninterrupted run."""
+    import os
+    import subprocess
+    import sys
+
+    tests = Path(__file__).resolve().parent
+    env = {**os.environ, "FORAMS_CACHE": str(cache_dir), "FORAMS_OFFLINE": "1", "PYTHONPATH": str(tests)}
+    common = ["data=synthetic_tiny", "logger=none", "trainer=cpu", "trainer.max_epochs=3", "data.num_workers=0",
+              "callbacks.rich_progress_bar=null", "callbacks.morphospace=null", "+trainer.enable_progress_bar=false"]
+
+    def run(folder, *extra):
+        return subprocess.run([sys.executable, "-m", "forams_lightning.train", *common, f"hydra.run.dir={folder}",
+                               *extra], env=env, capture_output=True, text=True, timeout=600)
+
+    killed = run(tmp_path / "resumed", "+callbacks.kill._target_=helpers.KillAt", "+callbacks.kill.epoch=2",
+                 "+callbacks.kill.batch=1")
+    assert killed.returncode == -9, killed.stderr[-2000:]
+    assert not (tmp_path / "resumed" / "metrics.json").exists()
+    resumed = run(tmp_path / "resumed", "ckpt_path=last")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    whole = run(tmp_path / "whole")
+    assert whole.returncode == 0, whole.stderr[-2000:]
+    assert (tmp_path / "resumed" / "metrics.json").read_text() == (tmp_path / "whole" / "metrics.json").read_text()

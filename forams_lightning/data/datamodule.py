@@ -182,6 +182,7 @@ class ForamsDataModule(pl.LightningDataModule):
         sampler = PKBatchSampler(
             data.labels, seed=self.seed, **self.sampler_options,
             num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
+            augmentation_seeds=True,
         )
         return DataLoader(data, batch_sampler=sampler, **self._loader_options())
 

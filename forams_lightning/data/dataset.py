@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import torch
 from torch.utils.data import Dataset
 
 from forams_lightning.data.images import load_rgb
@@ -17,5 +18,14 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.paths)
 
-    def __getitem__(self, i: int):
+    def __getitem__(self, key: int | tuple[int, int]):
+        """`key`: an index, or (index, seed) to draw this item's random augmentation from its own seed."""
+        if isinstance(key, tuple):
+            i, seed = key
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(seed)
+                return self._item(i)
+        return self._item(key)
+
+    def _item(self, i: int):
         return self.transform(load_rgb(self.paths[i], self.exif_transpose)), self.labels[i], i

@@ -24,6 +24,10 @@ class PKBatchSampler(Sampler[list[int]]):
     processes together draw about as many images as the training split holds. With ``num_replicas > 1`` every process
     derives the same global sequence from ``seed`` and the epoch (see ``set_epoch``) and takes every R-th batch,
     so ranks see distinct batches without communicating.
+
+    `augmentation_seeds=True` yields ``(index, seed)`` pairs instead of bare indices: the dataset draws that item's
+    random augmentation from `seed`, so an epoch is a pure function of ``seed`` and the epoch number whatever the
+    worker processes did before, and a run resumed from a checkpoint continues exactly as an uninterrupted one.
     """
 
     def __init__(
@@ -35,6 +39,7 @@ class PKBatchSampler(Sampler[list[int]]):
         seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,
+        augmentation_seeds: bool = False,
     ):
         if p < 2 or k < 2:
             raise ValueError(f"P×K sampler needs p >= 2 and k >= 2 (got p={p}, k={k}): a batch needs positives and negatives")
@@ -51,12 +56,18 @@ class PKBatchSampler(Sampler[list[int]]):
         if p > len(self.pools):
             log.warning("sampler P=%d exceeds the %d drawable species; using P=%d", p, len(self.pools), len(self.pools))
             p = len(self.pools)
-        self.p, self.k = p, k
+        self.p, self.k, self.augmentation_seeds = p, k, augmentation_seeds
         self.num_replicas, self.rank, self.seed, self.epoch = num_replicas, rank, seed, 0
         self.num_batches = num_batches or max(1, math.ceil(len(labels) / (p * k) / num_replicas))
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    @property
+    def sampler(self) -> PKBatchSampler:
+        """Lightning sets the epoch through ``dataloader.batch_sampler.sampler.set_epoch``; without this a
+        batch sampler would replay epoch 0's batches every epoch."""
+        return self
 
     def __len__(self) -> int:
         return self.num_batches
@@ -70,5 +81,6 @@ class PKBatchSampler(Sampler[list[int]]):
             for c in chosen:
                 pool = self.pools[c]
                 batch += rng.choice(pool, size=self.k, replace=len(pool) < self.k).tolist()
+            seeds = rng.integers(0, 2**31, size=len(batch))
             if b % self.num_replicas == self.rank:
-                yield batch
+                yield [(i, int(s)) for i, s in zip(batch, seeds)] if self.augmentation_seeds else batch
