@@ -22,6 +22,19 @@ logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def export(cfg: DictConfig) -> Path:
+    options = {k: cfg[k] for k in ("run_dir", "reference_parts", "keep_known", "k", "metric", "batch_size",
+                                   "num_workers", "device")}
+    library, run_dir = build_library(cfg.ckpt, **options)
+    out = library.save(cfg.out or run_dir / "library")
+    log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
+             len(library.files), len(set(library.labels.tolist())), library.threshold, library.metric, out)
+    return out
+
+
+def build_library(ckpt: str, run_dir: str | None = None, reference_parts=("train",), keep_known: float = 0.95,
+                  k: int | None = None, metric: str | None = None, batch_size: int = 64, num_workers: int = 2,
+                  device: str = "auto"):
+    """(ReferenceLibrary, run folder) of a checkpoint; see the module docstring."""
     import torch
     from hydra.utils import instantiate
     from omegaconf import OmegaConf, open_dict
@@ -33,9 +46,9 @@ def export(cfg: DictConfig) -> Path:
     from forams_lightning.reference.library import ReferenceLibrary
     from forams_lightning.runs import git_commit, package_version, read_run_config
 
-    ckpt, run_dir, run = read_run_config(cfg.ckpt, cfg.get("run_dir"))
+    ckpt, run_dir, run = read_run_config(ckpt, run_dir)
     with open_dict(run):
-        run.data.num_workers = cfg.num_workers
+        run.data.num_workers = num_workers
     datamodule = instantiate(run.data)
     datamodule.prepare_data()
     datamodule.setup("test")
@@ -50,20 +63,20 @@ def export(cfg: DictConfig) -> Path:
 
     exif = bool(run.data.get("exif_transpose", True))
     transform = build_transform(run.data.image_size, False, run.data.get("crop_border"))
-    options = dict(exif_transpose=exif, batch_size=cfg.batch_size, num_workers=cfg.num_workers, device=cfg.device)
-    files = [f for part in cfg.reference_parts for f in datamodule.paths(part)]
-    labels = np.array([lab for part in cfg.reference_parts for lab in datamodule.part_labels(part)])
+    options = dict(exif_transpose=exif, batch_size=batch_size, num_workers=num_workers, device=device)
+    files = [f for part in reference_parts for f in datamodule.paths(part)]
+    labels = np.array([lab for part in reference_parts for lab in datamodule.part_labels(part)])
     references, good, _ = embed_files(embedder, files, transform, description="references", **options)
     files, labels = [files[i] for i in good], labels[good]
 
     knn = run.get("callbacks", {}).get("knn_evaluation") or {}
-    metric, k = cfg.metric or knn.get("metric", "cosine"), int(cfg.k or knn.get("k", 5))
+    metric, k = metric or knn.get("metric", "cosine"), int(k or knn.get("k", 5))
     val_files = datamodule.paths("val")
     threshold, n_calibration = float("inf"), 0
     if val_files:
         queries, _, _ = embed_files(embedder, val_files, transform, description="calibration", **options)
         nearest, _ = knn_search(references, queries, 1, metric)
-        threshold, n_calibration = float(np.quantile(nearest[:, 0], cfg.keep_known)), len(queries)
+        threshold, n_calibration = float(np.quantile(nearest[:, 0], keep_known)), len(queries)
     else:
         log.warning("the run has no validation images: no novelty threshold (no specimen will be flagged novel)")
 
@@ -74,13 +87,10 @@ def export(cfg: DictConfig) -> Path:
                        "crop_border": OmegaConf.to_container(run.data.crop_border) if run.data.get("crop_border") else None,
                        "exif_transpose": exif},
         info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "checkpoint": str(ckpt.resolve()),
-              "run_dir": str(run_dir.resolve()), "reference_parts": list(cfg.reference_parts),
-              "calibration": {"part": "val", "n_queries": n_calibration, "keep_known": cfg.keep_known},
+              "run_dir": str(run_dir.resolve()), "reference_parts": list(reference_parts),
+              "calibration": {"part": "val", "n_queries": n_calibration, "keep_known": keep_known},
               "package_version": package_version(), "git_commit": git_commit()})
-    out = library.save(cfg.out or run_dir / "library")
-    log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
-             len(files), len(set(labels.tolist())), threshold, metric, out)
-    return out
+    return library, run_dir
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")

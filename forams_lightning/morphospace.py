@@ -1,6 +1,7 @@
-"""Morphospace maps of a reference library: PNG + interactive HTML per method (UMAP, t-SNE).
+"""Morphospace maps of a reference library or a checkpoint: PNG + interactive HTML per method (UMAP, t-SNE).
 
     python -m forams_lightning.morphospace library=DIR [methods=[tsne]]
+    python -m forams_lightning.morphospace ckpt=PATH     (the references a library of that checkpoint would hold)
 """
 
 from __future__ import annotations
@@ -19,7 +20,14 @@ def morphospace(cfg: DictConfig) -> list[Path]:
     from forams_lightning.reference.library import ReferenceLibrary
     from forams_lightning.viz.morphospace import project_2d, save_morphospace_html, save_morphospace_png, subsample
 
-    library = ReferenceLibrary.load(cfg.library)
+    if cfg.get("ckpt"):
+        from forams_lightning.export import build_library
+
+        library, _ = build_library(cfg.ckpt, num_workers=cfg.num_workers)
+    elif cfg.get("library"):
+        library = ReferenceLibrary.load(cfg.library)
+    else:
+        raise ValueError("set library=DIR (a reference library) or ckpt=PATH (a training checkpoint)")
     keep = subsample(library.labels, cfg.max_points, cfg.seed)
     emb, labels = library.embeddings[keep], library.labels[keep]
     species = [library.species[i] for i in labels]
