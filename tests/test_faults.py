@@ -160,3 +160,53 @@ def test_unwritable_output_folder_fails_before_training(make_cfg, tmp_path):
         cfg.paths.output_dir = str(blocker / "run")
     with pytest.raises(OSError, match=r"output folder .*file_not_folder/run"):
         train(cfg)
+
+
+def test_a_kill_while_writing_leaves_the_old_file(tmp_path):
+    """A real SIGKILL between writing the temporary file and renaming it: the old metrics survive, intact."""
+    import subprocess
+    import sys
+
+    target = tmp_path / "metrics.json"
+    target.write_text('{"old": true}\n')
+    script = (
+        "import os, signal, sys\n"
+        "from forams_lightning import atomic\n"
+        "def killed(*a): os.kill(os.getpid(), signal.SIGKILL)\n"
+        "atomic.os.replace = killed\n"  # die at the last moment: the new content is fully on disk, not yet renamed
+        f"atomic.atomic_write_json({str(target)!r}, {{'new': 'x' * 1_000_000}})\n")
+    assert subprocess.run([sys.executable, "-c", script], timeout=120).returncode == -9
+    assert json.loads(target.read_text()) == {"old": True}
+    failed = tmp_path / "broken.json"
+    from forams_lightning.atomic import atomic_write_json
+
+    with pytest.raises(TypeError):
+        atomic_write_json(failed, {"not serialisable": object()})
+    assert not failed.exists() and not list(tmp_path.glob(".broken.json.*"))
+
+
+def test_nearly_full_disk_fails_before_training(make_cfg, tmp_path, monkeypatch):
+    import shutil as sh
+    from collections import namedtuple
+
+    from forams_lightning.train import train
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(sh, "disk_usage", lambda _: usage(10**9, 10**9 - 10**6, 10**6))
+    with pytest.raises(OSError, match=r"only 1 MiB free"):
+        train(make_cfg())
+    assert not (tmp_path / "split.csv").exists()  # nothing started
+
+
+def test_species_with_queries_but_no_reference_is_reported(tmp_path, caplog):
+    root = _library(tmp_path / "lib", {"A_a": 8, "B_b": 8})
+    dm = _dm(root, tmp_path)
+    dm.setup("fit")
+    split = (tmp_path / "run" / "split.csv").read_text().replace("B_b/7.jpg,B_b,train", "B_b/7.jpg,B_b,val")
+    split = "\n".join(line.replace(",train", ",val") if ",B_b," in line else line for line in split.splitlines())
+    (tmp_path / "edited.csv").write_text(split + "\n")
+    dm = _dm(root, tmp_path / "again", split_file=str(tmp_path / "edited.csv"))
+    with caplog.at_level(logging.WARNING):
+        dm.setup("fit")
+    assert dm.split_report["species_without_references"] == ["B_b"]
+    assert any("no training image" in r.getMessage() and "B_b" in r.getMessage() for r in caplog.records)

@@ -103,6 +103,12 @@ class ForamsDataModule(pl.LightningDataModule):
         if unknown_part:
             self.split_report["unknown_species"] = sorted(unknown_part)
         self.split_report["bad_images"] = len(self.bad_images)
+        in_train = {names[i] for i, p in enumerate(self.parts) if p == "train"}
+        orphans = sorted({names[i] for i, p in enumerate(self.parts) if p in ("val", "test")} - in_train)
+        if orphans:
+            log.warning("species with validation/test images but no training image (no reference to match, so "
+                        "their queries count as errors): %s", orphans)
+            self.split_report["species_without_references"] = orphans
         if self.output_dir:
             save_split(Path(self.output_dir) / "split.csv", rel_paths, names, self.parts)
             if self.bad_images:
