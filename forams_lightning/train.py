@@ -12,6 +12,7 @@ import time
 import hydra
 from omegaconf import DictConfig
 
+from forams_lightning.config_check import check_config_types
 from forams_lightning.runs import ensure_writable, instantiate_all, record_run, save_run_config, select_checkpoint
 
 log = logging.getLogger(__name__)
@@ -23,6 +24,7 @@ def train(cfg: DictConfig) -> float:
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
+    check_config_types(cfg)
     ensure_writable(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     save_run_config(cfg)

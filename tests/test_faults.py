@@ -210,3 +210,14 @@ def test_species_with_queries_but_no_reference_is_reported(tmp_path, caplog):
         dm.setup("fit")
     assert dm.split_report["species_without_references"] == ["B_b"]
     assert any("no training image" in r.getMessage() and "B_b" in r.getMessage() for r in caplog.records)
+
+
+def test_wrongly_typed_config_values_are_named_before_training(make_cfg, tmp_path):
+    from forams_lightning.train import train
+
+    with pytest.raises(ValueError) as raised:
+        train(make_cfg("trainer.max_epochs=abc", "model.tta_rotations=x"))
+    message = str(raised.value)
+    assert "trainer.max_epochs='abc': expected int or null" in message
+    assert "model.tta_rotations='x': expected int" in message
+    assert not (tmp_path / "config.yaml").exists()
