@@ -221,3 +221,17 @@ def test_wrongly_typed_config_values_are_named_before_training(make_cfg, tmp_pat
     assert "trainer.max_epochs='abc': expected int or null" in message
     assert "model.tta_rotations='x': expected int" in message
     assert not (tmp_path / "config.yaml").exists()
+
+
+def test_labels_spelt_two_ways_are_flagged(tmp_path, caplog):
+    from forams_lightning.data.layouts import spelling_variants
+
+    assert spelling_variants(["G ruber", "G_ruber", "g  Ruber", "G sacculifer"]) == [["G ruber", "G_ruber", "g  Ruber"]]
+    _library(tmp_path / "lib", {"A_a": 6, "B_b": 6})
+    (tmp_path / "lib" / "m.csv").write_text("path,label\n" + "".join(
+        f"A_a/{i}.jpg,{'Aus alba' if i % 2 else 'Aus_alba'}\nB_b/{i}.jpg,Bus beta\n" for i in range(6)))
+    dm = ForamsDataModule(manifest=str(tmp_path / "lib" / "m.csv"), image_size=32, num_workers=0,
+                          split={"val_fraction": 0.2, "test_fraction": 0.2, "min_units": 2})
+    with caplog.at_level(logging.WARNING):
+        dm.setup("fit")
+    assert any("differ only in case" in r.getMessage() and "Aus_alba" in r.getMessage() for r in caplog.records)

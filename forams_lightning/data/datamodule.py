@@ -11,7 +11,7 @@ from torch.utils.data import DataLoader
 
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.dataset import ImageDataset
-from forams_lightning.data.layouts import read_manifest, read_species_folders
+from forams_lightning.data.layouts import read_manifest, read_species_folders, spelling_variants
 from forams_lightning.data.samplers import PKBatchSampler
 from forams_lightning.data.screening import report_bad_images, unreadable_images
 from forams_lightning.data.splits import held_out_species, load_split, save_split, stratified_split
@@ -85,6 +85,10 @@ class ForamsDataModule(pl.LightningDataModule):
             self.samples = read_species_folders(self.root)
         self.bad_images = self._screen() if self.check_images else {}
         names = [s.species for s in self.samples]
+        variants = spelling_variants(sorted(set(names)))
+        if variants:
+            log.warning("species names that differ only in case, spaces or underscores are treated as different "
+                        "species; unify the labels if they are one: %s", variants)
         unknown_part = self._unknown_parts(names)
         known = sorted(set(names) - set(unknown_part))
         self.species = known + sorted(unknown_part)

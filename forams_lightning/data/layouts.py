@@ -99,6 +99,15 @@ def read_manifest(
     return samples
 
 
+def spelling_variants(species: list[str]) -> list[list[str]]:
+    """Groups of species names that differ only in case, spaces or underscores ("G. ruber" written two ways):
+    almost always one species labelled inconsistently."""
+    groups: dict[str, set[str]] = {}
+    for name in species:
+        groups.setdefault(" ".join(name.replace("_", " ").lower().split()), set()).add(name)
+    return [sorted(g) for g in groups.values() if len(g) > 1]
+
+
 def _existing_dir(path: str | Path) -> Path:
     path = Path(path).expanduser()
     if not path.is_dir():
