@@ -75,11 +75,7 @@ def test_species_losing_every_image_is_reported(tmp_path, caplog):
     assert any("no readable image left" in r.getMessage() and "C_c" in r.getMessage() for r in caplog.records)
 
 
-@pytest.mark.parametrize("name,make,size", [
-    ("gray.png", lambda: Image.new("L", (30, 20), 90), (30, 20)),
-    ("rgba.png", lambda: Image.new("RGBA", (30, 20), (9, 9, 9, 0)), (30, 20)),
-    ("palette.png", lambda: Image.new("RGB", (30, 20), (1, 200, 3)).convert("P"), (30, 20)),
-    ("deep.tif", lambda: Image.fromarray(np.full((20, 30), 40000, np.uint16)), (30, 20)),
+@pytest.mark.parametrize("name,make,size", [  # grayscale, RGBA, palette, 16-bit, EXIF: tests/test_transforms.py
     ("cmyk.jpg", lambda: Image.new("CMYK", (30, 20), (0, 50, 100, 0)), (30, 20)),
     ("huge.jpg", lambda: Image.new("RGB", (6000, 4000), (10, 20, 30)), (6000, 4000)),
     ("tiny.png", lambda: Image.new("RGB", (8, 8), (10, 20, 30)), (8, 8)),

@@ -155,3 +155,9 @@ def test_eval_reproduces_the_test_metrics_of_the_run_exactly(trained_run, tmp_pa
     assert again and {k: metrics[k] for k in again} == again
     assert json.loads((tmp_path / "eval_metrics.json").read_text())["test/knn_acc"] == metrics["test/knn_acc"]
     assert (tmp_path / "test_per_species.csv").is_file()
+
+
+def test_library_round_trip_keeps_provenance_apart_from_its_fields(library):
+    lib = ReferenceLibrary.load(library)
+    assert {"checkpoint", "created", "calibration", "git_commit"} <= set(lib.info)
+    assert not {"species", "k", "novelty_threshold", "embedder"} & set(lib.info)

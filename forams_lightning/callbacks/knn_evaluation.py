@@ -71,4 +71,4 @@ class KNNEvaluation(EmbeddingCollector):
                  "neighbours": [{"path": gallery[g], "title": f"{dm.species[lab]}\nd={d:.3f}", "match": lab == y_true[q]}
                                 for g, lab, d in zip(found.ids[q], found.labels[q], found.distances[q])]}
                 for q in wrong]
-        save_neighbour_grid(rows, path, getattr(dm, "exif_transpose", True))
+        save_neighbour_grid(rows, path, dm.exif_transpose)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageOps
 
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+
 
 def load_rgb(path, exif_transpose: bool = True) -> Image.Image:
     """`exif_transpose`: turn the image as its EXIF orientation tag says (right for camera photos). Images cut from
@@ -25,3 +27,11 @@ def load_rgb(path, exif_transpose: bool = True) -> Image.Image:
             background = Image.new("RGBA", img.size, (0, 0, 0, 255))
             img = Image.alpha_composite(background, img)
         return img.convert("RGB")
+
+
+def try_load_rgb(path, exif_transpose: bool = True) -> tuple[Image.Image | None, str]:
+    """(image, "") or (None, "<error type>: <message>"): for callers that report a bad file instead of stopping."""
+    try:
+        return load_rgb(path, exif_transpose), ""
+    except Exception as error:  # noqa: BLE001 - whatever the decoder says is the file's problem
+        return None, f"{type(error).__name__}: {error}"

@@ -15,9 +15,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from forams_lightning.data.images import IMAGE_EXTENSIONS
+
 log = logging.getLogger(__name__)
 
-IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp"}
 _NUMBER_PREFIX = re.compile(r"^\s*\d+\s*-\s*")
 
 

@@ -5,24 +5,17 @@ from __future__ import annotations
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
-from forams_lightning.data.images import load_rgb
+from forams_lightning.data.images import try_load_rgb
 
 log = logging.getLogger(__name__)
 ON_BAD_IMAGE = ("skip", "error")
 
 
-def _problem(path: str) -> str | None:
-    try:
-        load_rgb(path)  # a full decode: truncated JPEGs pass PIL's header-only verify()
-    except Exception as error:  # noqa: BLE001 - whatever the decoder says is the file's problem
-        return f"{type(error).__name__}: {error}"
-    return None
-
-
 def unreadable_images(paths: list[str], workers: int = 4) -> dict[str, str]:
-    """{path: error} of the files that cannot be decoded as images (PIL decodes outside the GIL: threads suffice)."""
+    """{path: error} of the files that cannot be decoded as images. A full decode: truncated JPEGs pass PIL's
+    header-only verify(). PIL decodes outside the GIL, so threads suffice."""
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        problems = pool.map(_problem, paths, chunksize=64)
+        problems = pool.map(lambda p: try_load_rgb(p)[1], paths, chunksize=64)
         return {p: e for p, e in zip(paths, problems) if e}
 
 

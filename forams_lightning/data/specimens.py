@@ -8,16 +8,14 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
-from forams_lightning.data.images import load_rgb
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".gif", ".webp"}
+from forams_lightning.data.images import IMAGE_EXTENSIONS, try_load_rgb
 
 
 def find_images(images: str) -> list[str]:
     """A folder (searched recursively for image suffixes), a glob pattern, or one file; sorted."""
     path = Path(images).expanduser()
     if path.is_dir():
-        found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+        found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
     elif path.is_file():
         found = [path]
     else:
@@ -25,7 +23,7 @@ def find_images(images: str) -> list[str]:
         if not found and not glob.has_magic(str(path)):
             raise FileNotFoundError(f"images={images}: no such folder or file")
     if not found:
-        raise FileNotFoundError(f"images={images}: no image files found (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+        raise FileNotFoundError(f"images={images}: no image files found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return sorted(str(p) for p in found)
 
 
@@ -40,10 +38,8 @@ class SpecimenDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, i: int):
-        try:
-            return self.transform(load_rgb(self.paths[i], self.exif_transpose)), i, ""
-        except Exception as error:  # noqa: BLE001 - any decoder failure is this file's problem, not the batch's
-            return None, i, f"{type(error).__name__}: {error}"
+        img, error = try_load_rgb(self.paths[i], self.exif_transpose)
+        return (self.transform(img) if img is not None else None), i, error
 
 
 def collate_specimens(items):

@@ -51,6 +51,13 @@ class ReferenceLibrary:
         found = knn_identify(self.embeddings, self.labels, queries, k or self.k, self.metric)
         return found, found.distances[:, 0] > self.threshold
 
+    def _described(self) -> dict:
+        """The manifest fields the library itself defines (everything else in a manifest is `info`)."""
+        return {"format": FORMAT, "version": VERSION, "species": self.species, "metric": self.metric, "k": self.k,
+                "novelty_threshold": self.threshold, "preprocessing": self.preprocessing,
+                "embedder": self.embedder_spec, "embedding_dim": int(self.embeddings.shape[1]),
+                "n_references": len(self.labels)}
+
     def save(self, folder: str | Path) -> Path:
         """Written into a temporary sibling folder, then renamed into place: a kill leaves the old library or none."""
         import faiss
@@ -59,11 +66,7 @@ class ReferenceLibrary:
         tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        manifest = {
-            "format": FORMAT, "version": VERSION, "species": self.species, "metric": self.metric, "k": self.k,
-            "novelty_threshold": self.threshold, "preprocessing": self.preprocessing, "embedder": self.embedder_spec,
-            "embedding_dim": int(self.embeddings.shape[1]), "n_references": len(self.labels), **self.info,
-        }
+        manifest = {**self._described(), **self.info}
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
         torch.save(self.embedder.state_dict(), tmp / "embedder.pt")
         index = faiss.IndexFlatL2(self.embeddings.shape[1])
@@ -103,10 +106,10 @@ class ReferenceLibrary:
             rows = list(csv.DictReader(f))
         if len(rows) != index.ntotal:
             raise ValueError(f"{folder}: references.csv has {len(rows)} rows but index.faiss {index.ntotal} vectors")
-        known = {"format", "version", "species", "metric", "k", "novelty_threshold", "preprocessing", "embedder",
-                 "embedding_dim", "n_references"}
-        return cls(embedder=embedder.to(device).eval(), embedder_spec=spec,
-                   embeddings=index.reconstruct_n(0, index.ntotal), labels=np.array([int(r["label"]) for r in rows]),
-                   files=[r["file"] for r in rows], species=manifest["species"], metric=manifest["metric"],
-                   k=int(manifest["k"]), threshold=float(manifest["novelty_threshold"]),
-                   preprocessing=manifest["preprocessing"], info={k: v for k, v in manifest.items() if k not in known})
+        library = cls(embedder=embedder.to(device).eval(), embedder_spec=spec,
+                      embeddings=index.reconstruct_n(0, index.ntotal),
+                      labels=np.array([int(r["label"]) for r in rows]), files=[r["file"] for r in rows],
+                      species=manifest["species"], metric=manifest["metric"], k=int(manifest["k"]),
+                      threshold=float(manifest["novelty_threshold"]), preprocessing=manifest["preprocessing"])
+        library.info = {k: v for k, v in manifest.items() if k not in library._described()}
+        return library
