@@ -17,7 +17,6 @@ logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
     """Writes `eval_metrics.json` (and the evaluation callbacks' reports) into this command's output folder."""
-    import pytorch_lightning as pl
     from hydra.utils import instantiate
     from omegaconf import OmegaConf, open_dict
 
@@ -41,12 +40,13 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
             continue
         node = OmegaConf.merge(node, {"report_dir": str(out)} if "report_dir" in node else {})
         callbacks.append(instantiate(node))
-    trainer = pl.Trainer(accelerator=cfg.accelerator, devices=1, logger=False, enable_checkpointing=False,
-                         enable_model_summary=False, callbacks=callbacks)
+    trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, enable_model_summary=False,
+                          callbacks=callbacks)
     trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt))
     metrics = {k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if k.startswith(("test/", "open/"))}
-    atomic_write_json(out / "eval_metrics.json", {"checkpoint": str(ckpt), **metrics})
-    _compare_with_run(run_dir, ckpt, metrics)
+    if trainer.is_global_zero:
+        atomic_write_json(out / "eval_metrics.json", {"checkpoint": str(ckpt), **metrics})
+        _compare_with_run(run_dir, ckpt, metrics)
     return metrics
 
 

@@ -23,7 +23,31 @@ def wandb_logger(save_dir: str, offline: bool | None = None, **kwargs):
 
     if offline is None:
         offline = not wandb_configured()
+    kwargs.update(_multirun_identity(kwargs.get("group"), kwargs.get("name")))
     if offline:
         os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
     return WandbLogger(save_dir=save_dir, offline=offline, **kwargs)
+
+
+def _multirun_identity(group: str | None, name: str | None) -> dict:
+    """In a Hydra multirun (seeds, folds, Optuna trials) the jobs of one sweep share a wandb group named after the
+    sweep folder, and each run is named by its job number (its overrides are in the logged config)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return {}
+    hc = HydraConfig.get()
+    return {"group": f"{group or 'sweep'}-{Path(hc.sweep.dir).name}", "name": f"{name or 'job'}#{hc.job.num}"}
+
+
+def log_images(trainer, images: dict[str, Path]) -> None:
+    """Report images (confusion matrix, morphospace maps, ...) to every wandb logger of the run."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in trainer.loggers:
+        if isinstance(logger, WandbLogger):
+            for key, path in images.items():
+                if Path(path).is_file():
+                    logger.log_image(key=key, images=[str(path)])

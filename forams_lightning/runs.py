@@ -56,6 +56,8 @@ def save_run_config(cfg: DictConfig) -> Path:
     from omegaconf import OmegaConf
 
     path = Path(cfg.paths.output_dir) / "config.yaml"
+    if not is_rank_zero():  # DDP workers rerun the command; one writer per run folder
+        return path
     resolved = OmegaConf.to_container(cfg, resolve=True)
     resolved.pop("hydra", None)
     atomic_write_text(path, OmegaConf.to_yaml(resolved))
@@ -106,6 +108,8 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict
         "split": getattr(datamodule, "split_report", {}),
         "seed": cfg.seed,
     })
+    if not is_rank_zero():
+        return best if best is not None else metrics.get(cfg.optimized_metric)
     atomic_write_json(out / "metrics.json", metrics)
     atomic_write_json(out / "run.json", {
         **{f"{k}_seconds": round(v, 1) for k, v in seconds.items()},
@@ -113,10 +117,20 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict
         "package_version": package_version(),
         "versions": {name: _version(name) for name in RECORDED_PACKAGES},
         "python": platform.python_version(),
+        "accelerator": type(trainer.accelerator).__name__,
+        "world_size": trainer.world_size,
+        "precision": trainer.precision,
         "host": platform.node(),
     })
     log.info("metrics written to %s", out / "metrics.json")
     return best if best is not None else metrics.get(cfg.optimized_metric)
+
+
+def is_rank_zero() -> bool:
+    """True in a single process and in the global rank 0 of a distributed run (set from the launcher's env)."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
 
 
 def package_version() -> str | None:

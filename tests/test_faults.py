@@ -43,10 +43,11 @@ def _dm(root: Path, tmp_path: Path, **kw) -> ForamsDataModule:
     return ForamsDataModule(**{**options, **kw})
 
 
-def test_unreadable_images_are_skipped_with_one_warning_and_counted(tmp_path, caplog):
+@pytest.mark.parametrize("cache", [False, True], ids=["screening", "decoded-cache"])
+def test_unreadable_images_are_skipped_with_one_warning_and_counted(tmp_path, caplog, cache):
     root = _library(tmp_path / "lib", {"A_a": 8, "B_b": 8})
     bad = _bad_files(root / "A_a")
-    dm = _dm(root, tmp_path)
+    dm = _dm(root, tmp_path, cache=cache, cache_dir=str(tmp_path / "decoded"))
     with caplog.at_level(logging.WARNING):
         dm.setup("fit")
     warnings = [r for r in caplog.records if "unreadable image" in r.getMessage()]

@@ -151,7 +151,7 @@ def test_eval_reproduces_the_test_metrics_of_the_run_exactly(trained_run, tmp_pa
 
     run, metrics = trained_run
     again = evaluate(compose_app("eval", [f"ckpt={run / metrics['best_checkpoint']}", "num_workers=0",
-                                          "accelerator=cpu"], tmp_path))
+                                          "trainer.accelerator=cpu"], tmp_path))
     assert again and {k: metrics[k] for k in again} == again
     assert json.loads((tmp_path / "eval_metrics.json").read_text())["test/knn_acc"] == metrics["test/knn_acc"]
     assert (tmp_path / "test_per_species.csv").is_file()

@@ -3,7 +3,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from forams_lightning.data.splits import load_split, save_split, stratified_split
+from forams_lightning.data.splits import group_split, load_split, save_split, stratified_split
 
 
 def _species(counts):
@@ -67,3 +67,16 @@ def test_split_round_trip_and_mismatch_errors(tmp_path):
         load_split(tmp_path / "split.csv", paths + ["c/4.jpg"], species + ["c"])
     with pytest.raises(ValueError, match="not in the data any more"):
         load_split(tmp_path / "split.csv", paths[:2], species[:2])
+
+
+def test_group_split_places_named_groups_and_names_bad_ones():
+    groups = ["100", "200", "100", "300", "500"]
+    parts, report = group_split(groups, {"train": [100, 200], "val": [300], "test": ["500"]})
+    assert parts == ["train", "train", "train", "val", "test"]
+    assert (report["n_train"], report["n_val"], report["n_test"]) == (3, 1, 1)
+    with pytest.raises(ValueError, match=r"group\(s\) \['300'\]"):
+        group_split(groups, {"train": [100, 200], "test": [500]})
+    with pytest.raises(ValueError, match="listed under 'train' and 'test'"):
+        group_split(groups, {"train": [100, 200, 300], "test": [500, 100]})
+    with pytest.raises(ValueError, match="parts must be"):
+        group_split(groups, {"training": [100, 200, 300, 500]})

@@ -27,4 +27,7 @@ for row in $ROWS; do
     python -m forams_lightning.train $ARGS $DATA seed=$seed hydra.run.dir="$OUT/$row/seed$seed"
   done
 done
-python experiments/open_set_radiolaria/table.py "$OUT" > experiments/open_set_radiolaria/results.md
+python experiments/results_table.py "$OUT" "test species (67)." "open/loo_1nn_acc=LOO 1-NN acc" \
+  "open/loo_1nn_macro_f1=LOO macro F1" "open/knn_acc=5-NN acc (gallery split)" "open/kmeans_acc=k-means acc" \
+  "open/kmeans_nmi=k-means NMI" "open/kmeans_ari=k-means ARI" "open/agglo_nmi=agglo NMI" \
+  "open/agglo_k=agglo k (true 67)" "open/novelty_auroc=novelty AUROC" > experiments/open_set_radiolaria/results.md

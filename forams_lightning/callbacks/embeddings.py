@@ -1,4 +1,4 @@
-"""Base callback: collect the embeddings of each evaluation loader, in dataset order."""
+"""Base callback: collect the embeddings of each evaluation loader, in dataset order, across all processes."""
 
 from __future__ import annotations
 
@@ -10,9 +10,16 @@ import torch
 class EmbeddingCollector(pl.Callback):
     """Keeps what the module's eval steps return (``{"embeddings", "labels", "index"}``) per loader, and hands
     subclasses ``{part name: (embeddings, labels)}`` sorted by dataset index, so results do not depend on
-    batching. Part names come from the datamodule's `eval_parts(stage)`. `stages`: where to collect at all."""
+    batching. Part names come from the datamodule's `eval_parts(stage)`. `stages`: where to collect at all.
+
+    Under DDP every process embeds its shard of each loader; the shards are gathered (`all_gather`), the duplicates
+    the distributed sampler pads shards with are dropped by dataset index, and only global rank 0 computes (one
+    FAISS index, one set of report files). Its metrics are broadcast and logged by every rank, so all ranks agree
+    and none waits on a collective the others skip. Subclasses return their metrics from `evaluate`.
+    """
 
     stages: tuple[str, ...] = ("val", "test")
+    prog_bar_stages: tuple[str, ...] = ()
 
     def __init__(self):
         self._outputs: dict[int, list[dict]] = {}
@@ -31,23 +38,37 @@ class EmbeddingCollector(pl.Callback):
 
     def on_validation_epoch_end(self, trainer, pl_module):
         if not trainer.sanity_checking and "val" in self.stages:
-            self.evaluate(trainer, pl_module, "val", self._embeddings(trainer, "val"))
+            self._run(trainer, pl_module, "val")
         self._outputs = {}
 
     def on_test_epoch_end(self, trainer, pl_module):
         if "test" in self.stages:
-            self.evaluate(trainer, pl_module, "test", self._embeddings(trainer, "test"))
+            self._run(trainer, pl_module, "test")
         self._outputs = {}
 
-    def evaluate(self, trainer, pl_module, stage: str, parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+    def _run(self, trainer, pl_module, stage: str) -> None:
+        parts = self._embeddings(trainer, pl_module, stage)
+        metrics = (self.evaluate(trainer, pl_module, stage, parts) or {}) if trainer.is_global_zero else None
+        if trainer.world_size > 1:
+            metrics = trainer.strategy.broadcast(metrics, src=0)
+        if metrics:
+            pl_module.log_dict(metrics, prog_bar=stage in self.prog_bar_stages, add_dataloader_idx=False)
+
+    def evaluate(self, trainer, pl_module, stage: str,
+                 parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float] | None:
+        """Runs on global rank 0 only; returns the metrics to log (full names, e.g. ``val/knn_acc``)."""
         raise NotImplementedError
 
-    def _embeddings(self, trainer, stage: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    def _embeddings(self, trainer, pl_module, stage: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         names = trainer.datamodule.eval_parts(stage)
         result = {}
-        for loader, outputs in self._outputs.items():
-            index = torch.cat([o["index"] for o in outputs])
-            order = torch.argsort(index)
-            result[names[loader]] = (torch.cat([o["embeddings"] for o in outputs])[order].numpy(),
-                                     torch.cat([o["labels"] for o in outputs])[order].numpy())
+        for loader in range(len(names)):
+            outputs = self._outputs.get(loader, [])
+            if not outputs and trainer.world_size == 1:
+                continue
+            batch = {k: torch.cat([o[k] for o in outputs]) for k in ("embeddings", "labels", "index")}
+            if trainer.world_size > 1:  # equal shard sizes: the distributed sampler pads them
+                batch = {k: v.flatten(0, 1).cpu() for k, v in pl_module.all_gather(batch).items()}
+            index, first = np.unique(batch["index"].numpy(), return_index=True)  # sorted, padding dropped
+            result[names[loader]] = (batch["embeddings"][first].numpy(), batch["labels"][first].numpy())
         return result

@@ -9,6 +9,7 @@ import numpy as np
 
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
+from forams_lightning.loggers import log_images
 from forams_lightning.metrics.classification import (
     genus_accuracy,
     identification_scores,
@@ -28,6 +29,8 @@ class KNNEvaluation(EmbeddingCollector):
     (CSV, and a precision/recall/F1 bar chart), the normalised confusion matrix (CSV and PNG) and the
     `worst_queries` most confidently misidentified queries with their nearest references (`test_worst_queries.png`)."""
 
+    prog_bar_stages = ("val",)
+
     def __init__(self, k: int = 5, metric: str = "l2", report_dir: str | None = None, worst_queries: int = 12):
         super().__init__()
         self.k, self.metric, self.report_dir, self.worst_queries = k, metric, report_dir, worst_queries
@@ -35,20 +38,21 @@ class KNNEvaluation(EmbeddingCollector):
     def evaluate(self, trainer, pl_module, stage, parts):
         if "train" not in parts or stage not in parts:
             log.warning("%s: no gallery or no queries were embedded; kNN scores skipped", stage)
-            return
+            return None
         (gallery, gallery_labels), (queries, query_labels) = parts["train"], parts[stage]
         found = knn_identify(gallery, gallery_labels, queries, self.k, self.metric)
         prediction = found.prediction
         scores = identification_scores(query_labels, prediction, len(trainer.datamodule.species))
         scores["precision_at_1"] = float(np.mean(found.labels[:, 0] == query_labels))
         scores["genus_acc"] = genus_accuracy(query_labels, prediction, trainer.datamodule.species)
-        pl_module.log_dict({f"{stage}/{k}": v for k, v in scores.items()}, prog_bar=stage == "val",
-                           add_dataloader_idx=False)
         if stage == "test" and self.report_dir:
             known = trainer.datamodule.species[: trainer.datamodule.num_classes]
             self._write_reports(Path(self.report_dir), query_labels, prediction, known)
             self._write_worst(Path(self.report_dir) / "test_worst_queries.png", trainer.datamodule, query_labels,
                               found)
+            log_images(trainer, {f"test/{name}": Path(self.report_dir) / f"test_{name}.png"
+                                 for name in ("confusion_matrix", "per_species", "worst_queries")})
+        return {f"{stage}/{k}": v for k, v in scores.items()}
 
     def _write_reports(self, folder: Path, y_true, y_pred, species: list[str]) -> None:
         rows = per_species_table(y_true, y_pred, species)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
+from forams_lightning.loggers import log_images
 from forams_lightning.viz.morphospace import project_2d, save_morphospace_html, save_morphospace_png, subsample
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,7 @@ class Morphospace(EmbeddingCollector):
         dm = trainer.datamodule
         names = [p for p in ("train", "test", "unknown_test") if p in parts]
         if not names:
-            return
+            return None
         emb = np.concatenate([parts[p][0] for p in names])
         labels = np.concatenate([parts[p][1] for p in names])
         files = [f for p in names for f in dm.paths(p)]
@@ -45,14 +46,15 @@ class Morphospace(EmbeddingCollector):
             save_morphospace_html(xy, species, seen, files, self.report_dir / f"morphospace_{method}.html", title)
             self._log_wandb(trainer, method, png, xy, species, seen, files)
         log.info("morphospace maps written to %s", self.report_dir)
+        return None
 
     @staticmethod
     def _log_wandb(trainer, method, png, xy, species, seen, files) -> None:
         from pytorch_lightning.loggers import WandbLogger
 
+        log_images(trainer, {f"morphospace/{method}": png})
         for logger in trainer.loggers:
             if isinstance(logger, WandbLogger):
-                logger.log_image(key=f"morphospace/{method}", images=[str(png)])
                 logger.log_table(key=f"morphospace/{method}_points", columns=["x", "y", "species", "seen", "file"],
                                  data=[[float(x), float(y), s, bool(k), f] for (x, y), s, k, f
                                        in zip(xy, species, seen, files)])

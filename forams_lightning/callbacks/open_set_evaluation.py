@@ -35,7 +35,7 @@ class OpenSetEvaluation(EmbeddingCollector):
     def evaluate(self, trainer, pl_module, stage, parts):
         unknown = parts.get(f"unknown_{stage}")
         if unknown is None or len(unknown[0]) < 2:
-            return
+            return None
         emb, labels = unknown
         scores = self._loo(emb, labels)
         scores.update(self._clusters("kmeans", emb, labels, kmeans(emb, len(np.unique(labels)), self.seed,
@@ -51,7 +51,7 @@ class OpenSetEvaluation(EmbeddingCollector):
                 scores.update(self._novelty(parts["train"], parts[stage], emb))
         scores["k_true"] = float(len(np.unique(labels)))
         prefix = "open" if stage == "test" else "open_val"
-        pl_module.log_dict({f"{prefix}/{k}": v for k, v in scores.items()}, add_dataloader_idx=False)
+        return {f"{prefix}/{k}": v for k, v in scores.items()}
 
     def _loo(self, emb, labels) -> dict[str, float]:
         prediction = labels[leave_one_out_nearest(emb, self.metric)]

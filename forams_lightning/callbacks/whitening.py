@@ -38,7 +38,7 @@ class WhiteningInit(pl.Callback):
         pl_module.eval()
         with torch.inference_mode():
             for images, y, _ in loader:
-                images = images.to(pl_module.device)
+                images = dm.as_float(images.to(pl_module.device))
                 for k in range(self.rotations):
                     features.append(pl_module.backbone(torch.rot90(images, k, (2, 3))).float().cpu().numpy())
                     labels.append(y.numpy())

@@ -7,16 +7,21 @@ import os
 from pathlib import Path
 
 import pytorch_lightning as pl
-from torch.utils.data import DataLoader
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+from torchvision.transforms import v2 as T
 
 from forams_lightning.atomic import atomic_write_csv
+from forams_lightning.data.cache import decoded_images
 from forams_lightning.data.dataset import ImageDataset
+from forams_lightning.data.gpu_augment import GPUAugmentation
 from forams_lightning.data.layouts import read_manifest, read_species_folders, spelling_variants
 from forams_lightning.data.samplers import PKBatchSampler
 from forams_lightning.data.screening import report_bad_images, unreadable_images
-from forams_lightning.data.splits import held_out_species, load_split, save_split, stratified_split
+from forams_lightning.data.splits import held_out_species, group_split, load_split, save_split, stratified_split
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library
-from forams_lightning.data.transforms import build_transform
+from forams_lightning.data.transforms import augment_transform, prepare_transform
+from forams_lightning.runs import is_rank_zero
 
 log = logging.getLogger(__name__)
 
@@ -50,9 +55,12 @@ class ForamsDataModule(pl.LightningDataModule):
         open_set: dict | None = None,
         output_dir: str | None = None,
         sampler: dict | None = None,
+        cache: bool = False,
+        cache_dir: str | None = None,
+        gpu_augment: bool = False,
         eval_batch_size: int = 128,
         num_workers: int = 2,
-        pin_memory: bool = False,
+        pin_memory: bool | None = None,
         seed: int = 0,
     ):
         super().__init__()
@@ -69,6 +77,11 @@ class ForamsDataModule(pl.LightningDataModule):
         if self.open_set.get("class_split_column"):
             self.manifest_columns = {**self.manifest_columns, "class_split_column": self.open_set["class_split_column"]}
         self.sampler_options = sampler or {}
+        if cache and not cache_dir:
+            raise ValueError("data.cache=true needs data.cache_dir (a folder for the decoded images)")
+        self.cache, self.cache_dir, self.gpu_augment = cache, cache_dir, gpu_augment
+        self.decoded, self.rows = None, None
+        self._gpu_augmentation = None
         self.eval_batch_size, self.num_workers, self.pin_memory, self.seed = eval_batch_size, num_workers, pin_memory, seed
         self.samples = None
 
@@ -83,7 +96,7 @@ class ForamsDataModule(pl.LightningDataModule):
             self.samples = read_manifest(self.manifest, self.root, **self.manifest_columns)
         else:
             self.samples = read_species_folders(self.root)
-        self.bad_images = self._screen() if self.check_images else {}
+        self.bad_images = self._screen() if self.check_images or self.cache else {}
         names = [s.species for s in self.samples]
         variants = spelling_variants(sorted(set(names)))
         if variants:
@@ -113,16 +126,25 @@ class ForamsDataModule(pl.LightningDataModule):
             log.warning("species with validation/test images but no training image (no reference to match, so "
                         "their queries count as errors): %s", orphans)
             self.split_report["species_without_references"] = orphans
-        if self.output_dir:
+        if self.output_dir and is_rank_zero():
             save_split(Path(self.output_dir) / "split.csv", rel_paths, names, self.parts)
             if self.bad_images:
                 atomic_write_csv(Path(self.output_dir) / "bad_images.csv", ["path", "error"],
                                  [[self._relative(p), e] for p, e in sorted(self.bad_images.items())])
 
     def _screen(self) -> dict[str, str]:
-        """Drop unreadable images (or fail, per `on_bad_image`); say so when a species loses all its images."""
-        bad = unreadable_images([s.path for s in self.samples], workers=max(2, self.num_workers))
+        """Drop unreadable images (or fail, per `on_bad_image`); say so when a species loses all its images. With
+        the decoded-image cache, building it is the screening (and an unchanged library is not decoded again)."""
+        paths = [s.path for s in self.samples]
+        workers = max(2, self.num_workers)
+        if self.cache:
+            self.decoded, bad = decoded_images(paths, prepare_transform(self.image_size, self.crop_border),
+                                               self.image_size, {"crop_border": self.crop_border}, self.cache_dir,
+                                               self.exif_transpose, workers)
+        else:
+            bad = unreadable_images(paths, workers=workers)
         report_bad_images(bad, self.on_bad_image)
+        self.rows = [i for i, p in enumerate(paths) if p not in bad]
         if bad:
             before = {s.species for s in self.samples}
             self.samples = [s for s in self.samples if s.path not in bad]
@@ -154,8 +176,14 @@ class ForamsDataModule(pl.LightningDataModule):
     def _split(self, names: list[str], unknown_part: dict[str, str]) -> list[str]:
         known_ix = [i for i, n in enumerate(names) if n not in unknown_part]
         groups = [s.group for s in self.samples] if any(s.group for s in self.samples) else None
-        parts, self.split_report = stratified_split(
-            [names[i] for i in known_ix], [groups[i] for i in known_ix] if groups else None, **self.split_options)
+        options = {k: v for k, v in self.split_options.items() if k != "groups"}
+        if self.split_options.get("groups"):
+            if groups is None:
+                raise ValueError("data.split.groups needs a group column (data.manifest_columns.group_column)")
+            parts, self.split_report = group_split([groups[i] for i in known_ix], self.split_options["groups"])
+        else:
+            parts, self.split_report = stratified_split(
+                [names[i] for i in known_ix], [groups[i] for i in known_ix] if groups else None, **options)
         if self.split_report["train_only_species"]:
             log.warning("too few images to validate/test these species; they are in the gallery only: %s",
                         self.split_report["train_only_species"])
@@ -183,17 +211,35 @@ class ForamsDataModule(pl.LightningDataModule):
         return [self.labels[i] for i in self.indices(part)]
 
     def dataset(self, part: str, train: bool = False) -> ImageDataset:
-        return ImageDataset(self.paths(part), self.part_labels(part),
-                            build_transform(self.image_size, train, self.crop_border), self.exif_transpose)
+        """Images as float tensors in [0, 1], or uint8 with `gpu_augment` (see `on_after_batch_transfer`)."""
+        cpu_train, to_float = train and not self.gpu_augment, not self.gpu_augment
+        if self.decoded is not None:
+            return ImageDataset(self.paths(part), self.part_labels(part), augment_transform(cpu_train, to_float),
+                                decoded=self.decoded, rows=[self.rows[i] for i in self.indices(part)])
+        transform = T.Compose([prepare_transform(self.image_size, self.crop_border),
+                               augment_transform(cpu_train, to_float)])
+        return ImageDataset(self.paths(part), self.part_labels(part), transform, self.exif_transpose)
+
+    def as_float(self, images: torch.Tensor) -> torch.Tensor:
+        """Model input from what the loaders give (uint8 images with `gpu_augment`)."""
+        return images.float().div_(255) if images.dtype == torch.uint8 else images
+
+    def on_after_batch_transfer(self, batch, dataloader_idx: int):
+        if not self.gpu_augment:
+            return batch
+        images, *rest = batch
+        images = self.as_float(images)
+        if self.trainer is not None and self.trainer.training:
+            if self._gpu_augmentation is None:
+                self._gpu_augmentation = GPUAugmentation().to(images.device)
+            images = self._gpu_augmentation(images)
+        return (images, *rest)
 
     def train_dataloader(self) -> DataLoader:
         data = self.dataset("train", train=True)
-        trainer = self.trainer
-        sampler = PKBatchSampler(
-            data.labels, seed=self.seed, **self.sampler_options,
-            num_replicas=trainer.world_size if trainer else 1, rank=trainer.global_rank if trainer else 0,
-            augmentation_seeds=True,
-        )
+        world = self._world_size()
+        sampler = PKBatchSampler(data.labels, seed=self.seed, **self.sampler_options, num_replicas=world,
+                                 rank=self.trainer.global_rank if world > 1 else 0, augmentation_seeds=True)
         return DataLoader(data, batch_sampler=sampler, **self._loader_options())
 
     def val_dataloader(self) -> list[DataLoader]:
@@ -203,11 +249,31 @@ class ForamsDataModule(pl.LightningDataModule):
         return self._gallery_and_queries("test")
 
     def _gallery_and_queries(self, stage: str) -> list[DataLoader]:
-        return [DataLoader(self.dataset(p), batch_size=self.eval_batch_size, shuffle=False, **self._loader_options())
-                for p in self.eval_parts(stage)]
+        loaders = []
+        for part in self.eval_parts(stage):
+            data = self.dataset(part)
+            sampler = None
+            if self._world_size() > 1:  # equal shards (padded with repeats); the evaluation drops the repeats
+                sampler = DistributedSampler(data, num_replicas=self._world_size(), rank=self.trainer.global_rank,
+                                             shuffle=False)
+            loaders.append(DataLoader(data, batch_size=self.eval_batch_size, sampler=sampler,
+                                      **self._loader_options()))
+        return loaders
+
+    def _world_size(self) -> int:
+        """Processes sharing the work. The P×K batch sampler and the evaluation shards are made here, so Lightning
+        must not swap in its own samplers: distributed runs need ``trainer.use_distributed_sampler=false``."""
+        trainer = self.trainer
+        if trainer is None or trainer.world_size == 1:
+            return 1
+        if trainer._accelerator_connector.use_distributed_sampler:
+            raise ValueError("distributed training with forams-lightning needs trainer.use_distributed_sampler=false "
+                             "(the data module shards P×K batches and evaluation sets itself); use trainer=ddp")
+        return trainer.world_size
 
     def _loader_options(self) -> dict:
-        return dict(num_workers=self.num_workers, pin_memory=self.pin_memory,
+        pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
+        return dict(num_workers=self.num_workers, pin_memory=pin,
                     persistent_workers=self.num_workers > 0)
 
     def _relative(self, path: str) -> str:

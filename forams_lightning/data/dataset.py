@@ -4,16 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import torch
+from PIL import Image
 from torch.utils.data import Dataset
 
 from forams_lightning.data.images import load_rgb
 
 
 class ImageDataset(Dataset):
-    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable, exif_transpose: bool = True):
+    """Reads files, or with `decoded` (the decoded-image cache's array) and `rows` (each item's row in it) the
+    prepared pixels; `transform` then gets a PIL image either way."""
+
+    def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable, exif_transpose: bool = True,
+                 decoded: np.ndarray | None = None, rows: Sequence[int] | None = None):
         self.paths, self.labels, self.transform = list(paths), list(labels), transform
-        self.exif_transpose = exif_transpose
+        self.exif_transpose, self.decoded, self.rows = exif_transpose, decoded, rows
 
     def __len__(self) -> int:
         return len(self.paths)
@@ -28,4 +34,8 @@ class ImageDataset(Dataset):
         return self._item(key)
 
     def _item(self, i: int):
-        return self.transform(load_rgb(self.paths[i], self.exif_transpose)), self.labels[i], i
+        if self.decoded is not None:
+            image = Image.fromarray(np.asarray(self.decoded[self.rows[i]]))
+        else:
+            image = load_rgb(self.paths[i], self.exif_transpose)
+        return self.transform(image), self.labels[i], i

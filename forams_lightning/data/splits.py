@@ -58,6 +58,25 @@ def stratified_split(
     return parts, report
 
 
+def group_split(groups: Sequence[str | None], parts: dict[str, Sequence]) -> tuple[list[str], dict]:
+    """Split by named groups, e.g. ``{"train": [100, 200, 300], "val": [400], "test": [500]}`` for the micro-CT
+    scans: a fixed, published protocol instead of a seeded draw. Every group of the data must be named once."""
+    unknown_parts = set(parts) - set(SPLITS)
+    if unknown_parts:
+        raise ValueError(f"data.split.groups: parts must be {SPLITS} (got {sorted(unknown_parts)})")
+    part_of_group = {}
+    for part, names in parts.items():
+        for g in names:
+            if part_of_group.setdefault(str(g), part) != part:
+                raise ValueError(f"data.split.groups: group {g!r} is listed under {part_of_group[str(g)]!r} and {part!r}")
+    unlisted = sorted({str(g) for g in groups} - set(part_of_group))
+    if unlisted:
+        raise ValueError(f"data.split.groups does not place group(s) {unlisted[:5]} (of the data's group column); "
+                         f"listed: {sorted(part_of_group)}")
+    result = [part_of_group[str(g)] for g in groups]
+    return result, {"train_only_species": [], **{f"n_{p}": result.count(p) for p in SPLITS}}
+
+
 def _natural_key(unit: str):
     return (len(unit), unit)
 

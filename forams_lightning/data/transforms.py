@@ -43,11 +43,15 @@ class Letterbox:
         return canvas
 
 
-def build_transform(image_size: int, train: bool, crop_border: dict | None = None) -> T.Compose:
-    """Evaluation transforms are deterministic; training adds rotation (shells have no canonical orientation),
-    flips, and light colour and blur changes."""
-    steps = [CropBorder(**crop_border)] if crop_border else []
-    steps.append(Letterbox(image_size))
+def prepare_transform(image_size: int, crop_border: dict | None = None) -> T.Compose:
+    """The deterministic part, PIL to PIL: border crop and letterbox (what the decoded-image cache stores)."""
+    return T.Compose([*([CropBorder(**crop_border)] if crop_border else []), Letterbox(image_size)])
+
+
+def augment_transform(train: bool, to_float: bool = True) -> T.Compose:
+    """Prepared image to tensor: training adds rotation (shells have no canonical orientation), flips, and light
+    colour and blur changes. `to_float=False` keeps uint8 (GPU-side augmentation converts after the transfer)."""
+    steps = []
     if train:
         steps += [
             T.RandomRotation(180),
@@ -56,5 +60,10 @@ def build_transform(image_size: int, train: bool, crop_border: dict | None = Non
             T.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.1, hue=0.02),
             T.RandomApply([T.GaussianBlur(3, sigma=(0.1, 1.0))], p=0.3),
         ]
-    steps += [T.ToImage(), T.ToDtype(torch.float32, scale=True)]
+    steps += [T.ToImage(), *([T.ToDtype(torch.float32, scale=True)] if to_float else [])]
     return T.Compose(steps)
+
+
+def build_transform(image_size: int, train: bool, crop_border: dict | None = None) -> T.Compose:
+    """File image to model input; evaluation transforms are deterministic."""
+    return T.Compose([prepare_transform(image_size, crop_border), augment_transform(train)])

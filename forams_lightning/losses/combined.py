@@ -17,11 +17,13 @@ class MetricLearningLoss(nn.Module):
         self.metric, self.metric_weight, self.ce_weight = metric, metric_weight, ce_weight
         self.cross_entropy = nn.CrossEntropyLoss()
 
-    def forward(self, embeddings, labels, indices_tuple=None, logits=None) -> dict[str, torch.Tensor]:
+    def forward(self, embeddings, labels, indices_tuple=None, logits=None, metric: nn.Module | None = None
+                ) -> dict[str, torch.Tensor]:
+        """`metric`: a stand-in for `self.metric` wrapping it (PML's DistributedLossWrapper under DDP)."""
         parts = {}
         total = embeddings.new_zeros(())
         if self.metric is not None:
-            parts["metric"] = self.metric(embeddings, labels, indices_tuple)
+            parts["metric"] = (metric or self.metric)(embeddings, labels, indices_tuple)
             total = total + self.metric_weight * parts["metric"]
         if self.ce_weight > 0:
             parts["ce"] = self.cross_entropy(logits, labels)

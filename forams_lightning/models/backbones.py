@@ -29,10 +29,11 @@ OFFLINE_EFFICIENTNET = "efficientnet_lite0"
 class Backbone(nn.Module):
     """`name` is a torchvision model (resnet18/34/50/...), a timm model, or ``efficientnet_lite0`` (offline weights).
     `source` forces ``torchvision`` or ``timm`` where a name exists in both; `pool` replaces the global pooling
-    (``avg``, ``max``, ``gem``) or keeps the model's own (``default``)."""
+    (``avg``, ``max``, ``gem``) or keeps the model's own (``default``). `channels_last` (``auto``: on a CUDA
+    accelerator, set by the module at setup) stores weights and inputs channels-last, the layout tensor cores want."""
 
     def __init__(self, name: str = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
-                 pool: str = "default", channels_last: bool = False):
+                 pool: str = "default", channels_last: bool | str = "auto"):
         super().__init__()
         if pretrained not in (True, False, "auto"):
             raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")
@@ -50,11 +51,17 @@ class Backbone(nn.Module):
         self.num_features = _infer_features(self.net)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
+        if channels_last not in (True, False, "auto"):
+            raise ValueError(f"model.backbone.channels_last must be auto, true or false (got {channels_last!r})")
         self.channels_last = channels_last
+
+    def use_channels_last(self, on: bool) -> None:
+        self.channels_last = on
+        self.to(memory_format=torch.channels_last if on else torch.contiguous_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) / self.std
-        if self.channels_last:
+        if self.channels_last is True:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.net(x)
 

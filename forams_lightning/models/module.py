@@ -23,6 +23,9 @@ class MetricLearningModule(pl.LightningModule):
     small fine-tuning sets otherwise drag them) or ``backbone`` (train the heads only).
     `tta_rotations`: evaluation embeds each image at that many quarter turns and averages (shells and skeletons
     have no canonical orientation); training is unaffected.
+    `cross_rank_mining` (DDP only): mine pairs and compute the metric loss over the batches of all processes
+    (PML's DistributedMinerWrapper / DistributedLossWrapper) instead of within each process's P×K batch: more
+    negatives per anchor, one all_gather per step. Cross-entropy stays per process.
     """
 
     def __init__(
@@ -38,6 +41,7 @@ class MetricLearningModule(pl.LightningModule):
         freeze: str = "none",
         tta_rotations: int = 1,
         compile: bool = False,
+        cross_rank_mining: bool = False,
     ):
         super().__init__()
         self.backbone = backbone
@@ -48,7 +52,8 @@ class MetricLearningModule(pl.LightningModule):
         self.classifier = nn.Linear(self.head.trunk_features, num_classes) if loss.ce_weight > 0 else None
         self.optimizer_factory, self.scheduler_factory = optimizer, scheduler
         self.backbone_lr_scale, self.num_classes = backbone_lr_scale, num_classes
-        self.compile_backbone = compile
+        self.compile_backbone, self.cross_rank_mining = compile, cross_rank_mining
+        self._across_ranks: tuple[nn.Module | None, nn.Module | None] = (None, None)
         if freeze not in ("none", "batchnorm", "backbone"):
             raise ValueError(f"model.freeze must be none, batchnorm or backbone (got {freeze!r})")
         if not 1 <= tta_rotations <= 4:
@@ -69,8 +74,21 @@ class MetricLearningModule(pl.LightningModule):
             module.eval()
 
     def setup(self, stage: str) -> None:
+        if self.backbone.channels_last == "auto":
+            from pytorch_lightning.accelerators import CUDAAccelerator
+
+            self.backbone.use_channels_last(isinstance(self.trainer.accelerator, CUDAAccelerator))
+        elif self.backbone.channels_last:
+            self.backbone.use_channels_last(True)
         if self.compile_backbone and stage == "fit":
             self.backbone.compile()
+        if self.cross_rank_mining and stage == "fit" and self.trainer.world_size > 1 and self.loss.metric is not None:
+            from pytorch_metric_learning.utils.distributed import DistributedLossWrapper, DistributedMinerWrapper
+
+            # A plain tuple, not submodules: the wrappers share the loss's parameters and the checkpoint keys stay
+            # those of a single-process run.
+            self._across_ranks = (DistributedMinerWrapper(self.miner) if self.miner is not None else None,
+                                  DistributedLossWrapper(self.loss.metric))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         return self.head(self.backbone(images))[0]
@@ -79,8 +97,10 @@ class MetricLearningModule(pl.LightningModule):
         images, labels, _ = batch
         embeddings, trunk = self.head(self.backbone(images))
         logits = self.classifier(trunk) if self.classifier is not None else None
-        indices = self.miner(embeddings, labels) if self.miner is not None else None
-        losses = self.loss(embeddings, labels, indices, logits)
+        miner, metric = self._across_ranks
+        miner = miner or self.miner
+        indices = miner(embeddings, labels) if miner is not None else None
+        losses = self.loss(embeddings, labels, indices, logits, metric=metric)
         self.log_dict({f"train/{k}": v for k, v in losses.items()}, prog_bar=True, on_step=True, on_epoch=True,
                       batch_size=len(labels))
         if indices is not None:
