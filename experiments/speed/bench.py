@@ -145,6 +145,19 @@ def plain_images_per_s(cfg, steps: int, warmup: int, device: str, resident: bool
     return steps * batch / timer.seconds(device)
 
 
+def train_summary(runs: dict[str, list[float]], device: str) -> dict:
+    """Ratios are medians of the ratios within each repeat: a machine that speeds up or slows down between repeats
+    (caches, clocks, other load) shifts both sides of a pair alike."""
+    def paired(a, b):
+        return float(np.median([x / y for x, y in zip(runs[a], runs[b])]))
+
+    return {"device": device, "repeats": runs,
+            **{f"{k}_images_per_s": float(np.median(runs[key])) for k, key in
+               (("lightning", "lightning"), ("plain", "plain"), ("plain_resident_batch", "resident"))},
+            "ratio_lightning_to_plain": paired("lightning", "plain"),
+            "ratio_lightning_to_resident_batch": paired("lightning", "resident")}
+
+
 def knn_seconds(repeats: int = 3) -> dict[str, float]:
     """kNN identification + scores at Endless Forams scale: FAISS (this project) vs scikit-learn (the paper)."""
     from sklearn.neighbors import KNeighborsClassifier
@@ -210,6 +223,7 @@ def main() -> None:
     parser.add_argument("--out", default="logs/bench")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved repeats of (a); medians reported")
     parser.add_argument("--loading-batches", type=int, default=20)
     parser.add_argument("--compile", action="store_true", help="torch.compile the backbone in both loops")
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: train,knn,loading")
@@ -224,13 +238,15 @@ def main() -> None:
               "torch": torch.__version__, "overrides": overrides,
               "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None}
     if "train" not in args.skip:
-        lightning, device = lightning_images_per_s(cfg, args.steps, args.warmup)
-        plain = plain_images_per_s(compose(overrides, out), args.steps, args.warmup, device)
-        ceiling = plain_images_per_s(compose(overrides, out), args.steps, args.warmup, device, resident=True)
-        result["train"] = {"device": device, "lightning_images_per_s": lightning, "plain_images_per_s": plain,
-                           "plain_resident_batch_images_per_s": ceiling,
-                           "ratio_lightning_to_plain": lightning / plain,
-                           "ratio_lightning_to_resident_batch": lightning / ceiling}
+        # Interleaved repeats, medians: on a busy or small machine one pass of each is too noisy to compare.
+        runs = {"lightning": [], "plain": [], "resident": []}
+        for _ in range(args.repeats):
+            lightning, device = lightning_images_per_s(compose(overrides, out), args.steps, args.warmup)
+            runs["lightning"].append(lightning)
+            runs["plain"].append(plain_images_per_s(compose(overrides, out), args.steps, args.warmup, device))
+            runs["resident"].append(plain_images_per_s(compose(overrides, out), args.steps, args.warmup, device,
+                                                       resident=True))
+        result["train"] = train_summary(runs, device)
     if "knn" not in args.skip:
         knn = knn_seconds()
         result["knn"] = {**knn, "faiss_speedup": knn["sklearn_seconds"] / knn["faiss_seconds"]}
@@ -260,7 +276,8 @@ def markdown(r: dict) -> str:
              f"overrides: `{' '.join(r['overrides']) or '(defaults)'}`", "", "| measure | value |", "| --- | --- |"]
     if "train" in r:
         t = r["train"]
-        lines += [f"| (a) training images/s, Lightning pipeline / plain PyTorch loop ({t['device']}) | "
+        lines += [f"| (a) training images/s, Lightning pipeline / plain PyTorch loop ({t['device']}, median of "
+                  f"{len(t['repeats']['lightning'])} paired repeats) | "
                   f"**{t['ratio_lightning_to_plain']:.3f}** ({t['lightning_images_per_s']:.1f} / "
                   f"{t['plain_images_per_s']:.1f}) |",
                   f"| (a) training images/s, Lightning pipeline with its data loading / plain loop on one batch kept on "
@@ -268,7 +285,7 @@ def markdown(r: dict) -> str:
                   f"{t['plain_resident_batch_images_per_s']:.1f}) |"]
     if "knn" in r:
         k = r["knn"]
-        lines += [f"| (b) kNN scoring at Endless Forams scale, scikit-learn time / FAISS time | "
+        lines += [f"| (b) kNN scoring at Endless Forams scale, FAISS speed-up (scikit-learn time / FAISS time) | "
                   f"**{k['faiss_speedup']:.1f}×** ({k['sklearn_seconds']:.2f} s / {k['faiss_seconds']:.2f} s) |"]
         if "faiss_share_of_epoch" in k:
             lines += [f"| (b) kNN scoring as a share of one 27.7k-image training epoch: FAISS / scikit-learn | "
