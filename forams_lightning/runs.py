@@ -108,8 +108,12 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict
         "split": getattr(datamodule, "split_report", {}),
         "seed": cfg.seed,
     })
-    if not is_rank_zero():
-        return best if best is not None else metrics.get(cfg.optimized_metric)
+    if is_rank_zero():  # DDP workers rerun the command; one writer per run folder
+        _write_run_files(out, metrics, trainer, seconds)
+    return best if best is not None else metrics.get(cfg.optimized_metric)
+
+
+def _write_run_files(out: Path, metrics: dict, trainer, seconds: dict[str, float]) -> None:
     atomic_write_json(out / "metrics.json", metrics)
     atomic_write_json(out / "run.json", {
         **{f"{k}_seconds": round(v, 1) for k, v in seconds.items()},
@@ -123,7 +127,6 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict
         "host": platform.node(),
     })
     log.info("metrics written to %s", out / "metrics.json")
-    return best if best is not None else metrics.get(cfg.optimized_metric)
 
 
 def is_rank_zero() -> bool:

@@ -57,6 +57,11 @@ def build(cfg):
     return dm, model
 
 
+class NoTrainer:
+    """What the data module asks of its trainer outside Lightning: one process, training (for GPU augmentation)."""
+    world_size, global_rank, training = 1, 0, True
+
+
 class StepTimer:
     """Wall time from the end of the warm-up steps to the end of the last step (CUDA synchronised)."""
 
@@ -103,15 +108,10 @@ def plain_images_per_s(cfg, steps: int, warmup: int, device: str, resident: bool
     """The same work without Lightning: forward, mining, loss, backward, optimiser step. `resident`: one batch kept
     on the device and reused, i.e. no data loading at all (the ceiling a training loop can reach)."""
     dm, model = build(cfg)
-
-    class NoTrainer:  # the data module asks its trainer for the world size and the step hook's stage
-        world_size, global_rank, training = 1, 0, True
-
     dm.trainer = NoTrainer()
     device = torch.device(device)
     model.to(device).train()
-    wanted = model.backbone.channels_last  # as the module's setup resolves it
-    model.backbone.use_channels_last(device.type == "cuda" if wanted == "auto" else bool(wanted))
+    model.backbone.resolve_channels_last(device.type == "cuda")
     if model.compile_backbone:
         model.backbone.compile()
     optimizer = model.configure_optimizers()
@@ -199,10 +199,6 @@ def loading_images_per_s(cfg, cache: bool, gpu_augment: bool, batches: int, cach
         cfg.data.cache, cfg.data.gpu_augment = cache, gpu_augment
         cfg.data.cache_dir = str(cache_dir)
     dm, _ = build(cfg)  # builds the cache (not timed: it is built once per library)
-
-    class NoTrainer:
-        world_size, global_rank = 1, 0
-
     dm.trainer = NoTrainer()
     loader = dm.train_dataloader()
     seen, start = 0, None

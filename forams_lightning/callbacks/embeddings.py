@@ -69,6 +69,6 @@ class EmbeddingCollector(pl.Callback):
             batch = {k: torch.cat([o[k] for o in outputs]) for k in ("embeddings", "labels", "index")}
             if trainer.world_size > 1:  # equal shard sizes: the distributed sampler pads them
                 batch = {k: v.flatten(0, 1).cpu() for k, v in pl_module.all_gather(batch).items()}
-            index, first = np.unique(batch["index"].numpy(), return_index=True)  # sorted, padding dropped
+            _, first = np.unique(batch["index"].numpy(), return_index=True)  # dataset order, padding repeats dropped
             result[names[loader]] = (batch["embeddings"][first].numpy(), batch["labels"][first].numpy())
         return result

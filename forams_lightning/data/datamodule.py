@@ -176,11 +176,12 @@ class ForamsDataModule(pl.LightningDataModule):
     def _split(self, names: list[str], unknown_part: dict[str, str]) -> list[str]:
         known_ix = [i for i, n in enumerate(names) if n not in unknown_part]
         groups = [s.group for s in self.samples] if any(s.group for s in self.samples) else None
-        options = {k: v for k, v in self.split_options.items() if k != "groups"}
-        if self.split_options.get("groups"):
+        options = dict(self.split_options)
+        fixed = options.pop("groups", None)
+        if fixed:
             if groups is None:
                 raise ValueError("data.split.groups needs a group column (data.manifest_columns.group_column)")
-            parts, self.split_report = group_split([groups[i] for i in known_ix], self.split_options["groups"])
+            parts, self.split_report = group_split([groups[i] for i in known_ix], fixed)
         else:
             parts, self.split_report = stratified_split(
                 [names[i] for i in known_ix], [groups[i] for i in known_ix] if groups else None, **options)
@@ -249,13 +250,12 @@ class ForamsDataModule(pl.LightningDataModule):
         return self._gallery_and_queries("test")
 
     def _gallery_and_queries(self, stage: str) -> list[DataLoader]:
-        loaders = []
+        loaders, world = [], self._world_size()
         for part in self.eval_parts(stage):
             data = self.dataset(part)
             sampler = None
-            if self._world_size() > 1:  # equal shards (padded with repeats); the evaluation drops the repeats
-                sampler = DistributedSampler(data, num_replicas=self._world_size(), rank=self.trainer.global_rank,
-                                             shuffle=False)
+            if world > 1:  # equal shards (padded with repeats); the evaluation drops the repeats
+                sampler = DistributedSampler(data, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
             loaders.append(DataLoader(data, batch_size=self.eval_batch_size, sampler=sampler,
                                       **self._loader_options()))
         return loaders

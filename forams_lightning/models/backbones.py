@@ -55,9 +55,10 @@ class Backbone(nn.Module):
             raise ValueError(f"model.backbone.channels_last must be auto, true or false (got {channels_last!r})")
         self.channels_last = channels_last
 
-    def use_channels_last(self, on: bool) -> None:
-        self.channels_last = on
-        self.to(memory_format=torch.channels_last if on else torch.contiguous_format)
+    def resolve_channels_last(self, cuda: bool) -> None:
+        """Settle ``auto`` for the device the model will run on, and lay the weights out accordingly."""
+        self.channels_last = cuda if self.channels_last == "auto" else bool(self.channels_last)
+        self.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = (x - self.mean) / self.std

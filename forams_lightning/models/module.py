@@ -74,12 +74,9 @@ class MetricLearningModule(pl.LightningModule):
             module.eval()
 
     def setup(self, stage: str) -> None:
-        if self.backbone.channels_last == "auto":
-            from pytorch_lightning.accelerators import CUDAAccelerator
+        from pytorch_lightning.accelerators import CUDAAccelerator
 
-            self.backbone.use_channels_last(isinstance(self.trainer.accelerator, CUDAAccelerator))
-        elif self.backbone.channels_last:
-            self.backbone.use_channels_last(True)
+        self.backbone.resolve_channels_last(isinstance(self.trainer.accelerator, CUDAAccelerator))
         if self.compile_backbone and stage == "fit":
             self.backbone.compile()
         if self.cross_rank_mining and stage == "fit" and self.trainer.world_size > 1 and self.loss.metric is not None:
