@@ -62,7 +62,7 @@ def build_library(ckpt: str, run_dir: str | None = None, reference_parts=("train
     embedder.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "head."))})
 
     exif = bool(run.data.get("exif_transpose", True))
-    transform = build_transform(run.data.image_size, False, run.data.get("crop_border"))
+    transform = build_transform(run.data.image_size, run.data.get("crop_border"))
     options = dict(exif_transpose=exif, batch_size=batch_size, num_workers=num_workers, device=device)
     files = [f for part in reference_parts for f in datamodule.paths(part)]
     labels = np.array([lab for part in reference_parts for lab in datamodule.part_labels(part)])

@@ -26,6 +26,30 @@ def test_pool_replacement_keeps_feature_size(name):
     assert gem(torch.rand(2, 3, 64, 64)).shape == (2, default.num_features)
 
 
+def test_stage_features_are_pooled_normalised_and_concatenated():
+    torch.manual_seed(0)
+    plain = Backbone("resnet18", source="timm", pretrained=False).eval()
+    multi = Backbone("resnet18", source="timm", pretrained=False, layers=[2, 3]).eval()
+    multi.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 64, 64)
+    out = multi(x)
+    assert multi.num_features == 128 + 256 + 512 and out.shape == (2, 896)
+    net, z = plain.net, (x - plain.mean) / plain.std
+    z = net.maxpool(net.act1(net.bn1(net.conv1(z))))
+    s2 = net.layer3(net.layer2(net.layer1(z)))  # timm ResNet stages 2 and 3 end at layer2 and layer3
+    expected = [net.layer2(net.layer1(z)).mean((2, 3)), s2.mean((2, 3)), plain(x)]
+    parts = torch.split(out, [128, 256, 512], 1)
+    for part, ref in zip(parts, expected):
+        torch.testing.assert_close(part, torch.nn.functional.normalize(ref, dim=1), atol=1e-5, rtol=1e-4)
+
+
+def test_stage_features_need_a_timm_model_and_valid_stages():
+    with pytest.raises(ValueError, match="model.backbone.layers needs a timm backbone"):
+        Backbone("resnet18", pretrained=False, layers=[1])
+    with pytest.raises(ValueError, match=r"model.backbone.layers=\[5\]: 'resnet18' has feature stages 0..4"):
+        Backbone("resnet18", source="timm", pretrained=False, layers=[5])
+
+
 def _module(**kwargs):
     return MetricLearningModule(
         backbone=Backbone("resnet18", pretrained=False),

@@ -74,10 +74,10 @@ def test_seeded_items_augment_reproducibly(tmp_path):
     from PIL import Image
 
     from forams_lightning.data.dataset import ImageDataset
-    from forams_lightning.data.transforms import build_transform
+    from forams_lightning.data.transforms import Augmentation, build_transform
 
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)).save(tmp_path / "a.png")
-    data = ImageDataset([str(tmp_path / "a.png")], [0], build_transform(32, train=True))
+    data = ImageDataset([str(tmp_path / "a.png")], [0], build_transform(32, augment=Augmentation()))
     torch.manual_seed(1)
     a = data[(0, 7)][0]
     torch.manual_seed(2)  # the global RNG does not matter

@@ -1,9 +1,10 @@
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from forams_lightning.data.images import load_rgb
-from forams_lightning.data.transforms import CropBorder, Letterbox, build_transform
+from forams_lightning.data.transforms import Augmentation, CropBorder, Letterbox, build_transform
 
 
 def test_letterbox_keeps_aspect_and_pads_black():
@@ -24,10 +25,27 @@ def test_crop_border_removes_label_strip_and_dark_frame():
 def test_eval_transform_is_deterministic_and_train_is_not():
     rng = np.random.default_rng(0)
     img = Image.fromarray(rng.integers(0, 255, (40, 30, 3), dtype=np.uint8))
-    ev, tr = build_transform(32, train=False), build_transform(32, train=True)
+    ev, tr = build_transform(32), build_transform(32, augment=Augmentation())
     assert ev(img).shape == (3, 32, 32) and ev(img).max() <= 1.0
     assert (ev(img) == ev(img)).all()
     assert any((tr(img) != tr(img)).any() for _ in range(3))
+
+
+def test_augmentation_without_rotation_only_flips():
+    # Micro-CT slices share the scan's frame: with rotation 0 the training views are the four flips of the image.
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (32, 32, 3), dtype=np.uint8))
+    ev = build_transform(32)(img)
+    flips = [ev, ev.flip(1), ev.flip(2), ev.flip(1).flip(2)]
+    tr = build_transform(32, augment=Augmentation(rotation=0, color_jitter=0, blur=0))
+    views = [tr(img) for _ in range(20)]
+    assert all(any(torch.equal(v, f) for f in flips) for v in views)
+    assert not all(torch.equal(v, ev) for v in views)
+
+
+def test_augmentation_options_name_the_unknown_key():
+    assert Augmentation.from_options({"rotation": 0}) == Augmentation(rotation=0)
+    with pytest.raises(ValueError, match=r"data.augment has unknown key\(s\) \['rotate'\]"):
+        Augmentation.from_options({"rotate": 0})
 
 
 @pytest.mark.parametrize("mode,make", [

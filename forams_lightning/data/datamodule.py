@@ -20,7 +20,7 @@ from forams_lightning.data.samplers import PKBatchSampler
 from forams_lightning.data.screening import report_bad_images, unreadable_images
 from forams_lightning.data.splits import held_out_species, group_split, load_split, save_split, stratified_split
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library
-from forams_lightning.data.transforms import augment_transform, prepare_transform
+from forams_lightning.data.transforms import Augmentation, augment_transform, prepare_transform
 from forams_lightning.runs import is_rank_zero
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,7 @@ class ForamsDataModule(pl.LightningDataModule):
         cache: bool = False,
         cache_dir: str | None = None,
         gpu_augment: bool = False,
+        augment: dict | None = None,
         eval_batch_size: int = 128,
         num_workers: int = 2,
         pin_memory: bool | None = None,
@@ -81,6 +82,7 @@ class ForamsDataModule(pl.LightningDataModule):
             raise ValueError("data.cache=true needs data.cache_dir (a folder for the decoded images)")
         self.cache, self.cache_dir, self.gpu_augment = cache, cache_dir, gpu_augment
         self.decoded, self.rows = None, None
+        self.augment = Augmentation.from_options(augment)
         self._gpu_augmentation = None
         self.eval_batch_size, self.num_workers, self.pin_memory, self.seed = eval_batch_size, num_workers, pin_memory, seed
         self.samples = None
@@ -213,12 +215,13 @@ class ForamsDataModule(pl.LightningDataModule):
 
     def dataset(self, part: str, train: bool = False) -> ImageDataset:
         """Images as float tensors in [0, 1], or uint8 with `gpu_augment` (see `on_after_batch_transfer`)."""
-        cpu_train, to_float = train and not self.gpu_augment, not self.gpu_augment
+        to_float = not self.gpu_augment
+        augment = self.augment if train and not self.gpu_augment else None
         if self.decoded is not None:
-            return ImageDataset(self.paths(part), self.part_labels(part), augment_transform(cpu_train, to_float),
+            return ImageDataset(self.paths(part), self.part_labels(part), augment_transform(augment, to_float),
                                 decoded=self.decoded, rows=[self.rows[i] for i in self.indices(part)])
         transform = T.Compose([prepare_transform(self.image_size, self.crop_border),
-                               augment_transform(cpu_train, to_float)])
+                               augment_transform(augment, to_float)])
         return ImageDataset(self.paths(part), self.part_labels(part), transform, self.exif_transpose)
 
     def as_float(self, images: torch.Tensor) -> torch.Tensor:
@@ -232,7 +235,7 @@ class ForamsDataModule(pl.LightningDataModule):
         images = self.as_float(images)
         if self.trainer is not None and self.trainer.training:
             if self._gpu_augmentation is None:
-                self._gpu_augmentation = GPUAugmentation().to(images.device)
+                self._gpu_augmentation = GPUAugmentation(self.augment).to(images.device)
             images = self._gpu_augmentation(images)
         return (images, *rest)
 

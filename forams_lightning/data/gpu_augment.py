@@ -1,7 +1,7 @@
 """Training augmentation on the accelerator (kornia), for when CPU workers cannot keep a GPU fed.
 
-The same recipe as `transforms.augment_transform(train=True)`, drawn per image on the device. Its random draws come
-from torch's global generator, so unlike the CPU path a resumed run does not replay an epoch's exact augmentations.
+The same recipe (`transforms.Augmentation`) as the CPU transforms, drawn per image on the device. Its random draws
+come from torch's global generator, so unlike the CPU path a resumed run does not replay an epoch's exact augmentations.
 """
 
 from __future__ import annotations
@@ -9,19 +9,25 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from forams_lightning.data.transforms import Augmentation
+
 
 class GPUAugmentation(nn.Module):
-    def __init__(self):
+    def __init__(self, augment: Augmentation):
         super().__init__()
         import kornia.augmentation as K
 
-        self.ops = K.AugmentationSequential(
-            K.RandomRotation(180.0, p=1.0),
-            K.RandomHorizontalFlip(),
-            K.RandomVerticalFlip(),
-            K.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.1, hue=0.02, p=1.0),
-            K.RandomGaussianBlur((3, 3), (0.1, 1.0), p=0.3),
-        )
+        ops = []
+        if augment.rotation:
+            ops.append(K.RandomRotation(float(augment.rotation), p=1.0))
+        if augment.flips:
+            ops += [K.RandomHorizontalFlip(), K.RandomVerticalFlip()]
+        if augment.color_jitter:
+            j = augment.color_jitter
+            ops.append(K.ColorJitter(brightness=j, contrast=j, saturation=j / 2, hue=j / 10, p=1.0))
+        if augment.blur:
+            ops.append(K.RandomGaussianBlur((3, 3), (0.1, 1.0), p=augment.blur))
+        self.ops = K.AugmentationSequential(*ops) if ops else nn.Identity()
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:

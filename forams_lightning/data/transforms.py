@@ -6,6 +6,8 @@ same [0, 1] tensors that these transforms produce.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, fields
+
 import numpy as np
 import torch
 from PIL import Image
@@ -48,22 +50,47 @@ def prepare_transform(image_size: int, crop_border: dict | None = None) -> T.Com
     return T.Compose([*([CropBorder(**crop_border)] if crop_border else []), Letterbox(image_size)])
 
 
-def augment_transform(train: bool, to_float: bool = True) -> T.Compose:
-    """Prepared image to tensor: training adds rotation (shells have no canonical orientation), flips, and light
-    colour and blur changes. `to_float=False` keeps uint8 (GPU-side augmentation converts after the transfer)."""
+@dataclass(frozen=True)
+class Augmentation:
+    """The training augmentation recipe (`data.augment`), shared by the CPU transforms and `GPUAugmentation`.
+
+    `rotation`: random turn of up to ± that many degrees (shells have no canonical orientation; 0 where all images
+    share a frame, as micro-CT slices do); `flips`: horizontal and vertical; `color_jitter`: brightness and contrast
+    change (saturation half of it, hue a tenth); `blur`: probability of a light Gaussian blur.
+    """
+
+    rotation: float = 180.0
+    flips: bool = True
+    color_jitter: float = 0.2
+    blur: float = 0.3
+
+    @classmethod
+    def from_options(cls, options: dict | None) -> "Augmentation":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(options or {}) - known)
+        if unknown:
+            raise ValueError(f"data.augment has unknown key(s) {unknown}; known: {sorted(known)}")
+        return cls(**(options or {}))
+
+
+def augment_transform(augment: Augmentation | None, to_float: bool = True) -> T.Compose:
+    """Prepared image to tensor, with the training augmentation `augment` (None: evaluation, deterministic).
+    `to_float=False` keeps uint8 (GPU-side augmentation converts after the transfer)."""
     steps = []
-    if train:
-        steps += [
-            T.RandomRotation(180),
-            T.RandomHorizontalFlip(),
-            T.RandomVerticalFlip(),
-            T.ColorJitter(brightness=0.2, contrast=0.2, saturation=0.1, hue=0.02),
-            T.RandomApply([T.GaussianBlur(3, sigma=(0.1, 1.0))], p=0.3),
-        ]
+    if augment is not None:
+        if augment.rotation:
+            steps.append(T.RandomRotation(augment.rotation))
+        if augment.flips:
+            steps += [T.RandomHorizontalFlip(), T.RandomVerticalFlip()]
+        if augment.color_jitter:
+            j = augment.color_jitter
+            steps.append(T.ColorJitter(brightness=j, contrast=j, saturation=j / 2, hue=j / 10))
+        if augment.blur:
+            steps.append(T.RandomApply([T.GaussianBlur(3, sigma=(0.1, 1.0))], p=augment.blur))
     steps += [T.ToImage(), *([T.ToDtype(torch.float32, scale=True)] if to_float else [])]
     return T.Compose(steps)
 
 
-def build_transform(image_size: int, train: bool, crop_border: dict | None = None) -> T.Compose:
-    """File image to model input; evaluation transforms are deterministic."""
-    return T.Compose([prepare_transform(image_size, crop_border), augment_transform(train)])
+def build_transform(image_size: int, crop_border: dict | None = None, augment: Augmentation | None = None) -> T.Compose:
+    """File image to model input; without `augment` (evaluation) deterministic."""
+    return T.Compose([prepare_transform(image_size, crop_border), augment_transform(augment)])

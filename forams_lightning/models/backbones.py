@@ -16,6 +16,7 @@ import socket
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from forams_lightning.models.pooling import replace_pooling
@@ -30,14 +31,19 @@ class Backbone(nn.Module):
     """`name` is a torchvision model (resnet18/34/50/...), a timm model, or ``efficientnet_lite0`` (offline weights).
     `source` forces ``torchvision`` or ``timm`` where a name exists in both; `pool` replaces the global pooling
     (``avg``, ``max``, ``gem``) or keeps the model's own (``default``). `channels_last` (``auto``: on a CUDA
-    accelerator, set by the module at setup) stores weights and inputs channels-last, the layout tensor cores want."""
+    accelerator, set by the module at setup) stores weights and inputs channels-last, the layout tensor cores want.
+    `layers` (timm models): indices into the model's feature stages (``feature_info``) whose average-pooled
+    outputs are concatenated with the final features, each part L2-normalised: mid-level stages hold the wall
+    texture and pore pattern that the last stage pools away (micro-CT forams, experiments/closed_set_microct)."""
 
     def __init__(self, name: str = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
-                 pool: str = "default", channels_last: bool | str = "auto"):
+                 pool: str = "default", channels_last: bool | str = "auto", layers: list[int] | None = None):
         super().__init__()
         if pretrained not in (True, False, "auto"):
             raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")
-        self.name = name
+        if channels_last not in (True, False, "auto"):
+            raise ValueError(f"model.backbone.channels_last must be auto, true or false (got {channels_last!r})")
+        self.name, self.channels_last = name, channels_last
         if name == OFFLINE_EFFICIENTNET:
             self.net, mean, std = _efficientnet_lite0(pretrained)
         elif source == "torchvision" or (source == "auto" and name in _torchvision_names()):
@@ -48,12 +54,10 @@ class Backbone(nn.Module):
             raise ValueError(f"model.backbone.source must be auto, torchvision or timm (got {source!r})")
         if pool != "default":
             replace_pooling(self.net, pool)
-        self.num_features = _infer_features(self.net)
+        self.layers = _check_layers(self.net, name, layers)
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
-        if channels_last not in (True, False, "auto"):
-            raise ValueError(f"model.backbone.channels_last must be auto, true or false (got {channels_last!r})")
-        self.channels_last = channels_last
+        self.num_features = _infer_features(self)
 
     def resolve_channels_last(self, cuda: bool) -> None:
         """Settle ``auto`` for the device the model will run on, and lay the weights out accordingly."""
@@ -64,7 +68,11 @@ class Backbone(nn.Module):
         x = (x - self.mean) / self.std
         if self.channels_last is True:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.net(x)
+        if not self.layers:
+            return self.net(x)
+        final, stages = self.net.forward_intermediates(x, indices=self.layers)
+        pooled = [stage.mean((2, 3)) for stage in stages] + [self.net.forward_head(final)]
+        return torch.cat([F.normalize(p.flatten(1), dim=1) for p in pooled], 1)
 
 
 def _torchvision_names() -> set[str]:
@@ -159,6 +167,19 @@ def _drop_classifier(net: nn.Module) -> None:
         if isinstance(getattr(net, attr, None), nn.Module):
             setattr(net, attr, nn.Identity())
             return
+
+
+def _check_layers(net: nn.Module, name: str, layers) -> list[int] | None:
+    if not layers:
+        return None
+    if not hasattr(net, "forward_intermediates"):
+        raise ValueError(f"model.backbone.layers needs a timm backbone with forward_intermediates; {name!r} is not "
+                         "one (torchvision ResNets: set model.backbone.source=timm)")
+    stages = len(net.feature_info)
+    layers = [int(i) for i in layers]
+    if any(not 0 <= i < stages for i in layers):
+        raise ValueError(f"model.backbone.layers={layers}: {name!r} has feature stages 0..{stages - 1}")
+    return layers
 
 
 @torch.no_grad()

@@ -44,7 +44,7 @@ class ReferenceLibrary:
     info: dict = field(default_factory=dict)  # provenance and calibration facts
 
     def transform(self):
-        return build_transform(self.preprocessing["image_size"], False, self.preprocessing.get("crop_border"))
+        return build_transform(self.preprocessing["image_size"], self.preprocessing.get("crop_border"))
 
     def identify(self, queries: np.ndarray, k: int | None = None) -> tuple[Identification, np.ndarray]:
         """kNN vote against the references (as in evaluation) and the novelty flag of each query."""
