@@ -42,6 +42,19 @@ def test_augmentation_without_rotation_only_flips():
     assert not all(torch.equal(v, ev) for v in views)
 
 
+def test_gpu_augmentation_follows_the_recipe():
+    from forams_lightning.data.gpu_augment import GPUAugmentation
+
+    torch.manual_seed(0)
+    images = torch.rand(16, 3, 8, 8)
+    flips_only = GPUAugmentation(Augmentation(rotation=0, color_jitter=0, blur=0))(images)
+    for out, img in zip(flips_only, images):
+        assert any(torch.allclose(out, f) for f in (img, img.flip(1), img.flip(2), img.flip(1).flip(2)))
+    nothing = GPUAugmentation(Augmentation(rotation=0, flips=False, color_jitter=0, blur=0))
+    assert torch.equal(nothing(images), images)
+    assert not torch.allclose(GPUAugmentation(Augmentation())(images), images)
+
+
 def test_augmentation_options_name_the_unknown_key():
     assert Augmentation.from_options({"rotation": 0}) == Augmentation(rotation=0)
     with pytest.raises(ValueError, match=r"data.augment has unknown key\(s\) \['rotate'\]"):

@@ -23,8 +23,7 @@ class GPUAugmentation(nn.Module):
         if augment.flips:
             ops += [K.RandomHorizontalFlip(), K.RandomVerticalFlip()]
         if augment.color_jitter:
-            j = augment.color_jitter
-            ops.append(K.ColorJitter(brightness=j, contrast=j, saturation=j / 2, hue=j / 10, p=1.0))
+            ops.append(K.ColorJitter(**augment.jitter_ranges(), p=1.0))
         if augment.blur:
             ops.append(K.RandomGaussianBlur((3, 3), (0.1, 1.0), p=augment.blur))
         self.ops = K.AugmentationSequential(*ops) if ops else nn.Identity()

@@ -72,6 +72,11 @@ class Augmentation:
             raise ValueError(f"data.augment has unknown key(s) {unknown}; known: {sorted(known)}")
         return cls(**(options or {}))
 
+    def jitter_ranges(self) -> dict:
+        """ColorJitter arguments (torchvision and kornia take the same ones)."""
+        j = self.color_jitter
+        return dict(brightness=j, contrast=j, saturation=j / 2, hue=j / 10)
+
 
 def augment_transform(augment: Augmentation | None, to_float: bool = True) -> T.Compose:
     """Prepared image to tensor, with the training augmentation `augment` (None: evaluation, deterministic).
@@ -83,8 +88,7 @@ def augment_transform(augment: Augmentation | None, to_float: bool = True) -> T.
         if augment.flips:
             steps += [T.RandomHorizontalFlip(), T.RandomVerticalFlip()]
         if augment.color_jitter:
-            j = augment.color_jitter
-            steps.append(T.ColorJitter(brightness=j, contrast=j, saturation=j / 2, hue=j / 10))
+            steps.append(T.ColorJitter(**augment.jitter_ranges()))
         if augment.blur:
             steps.append(T.RandomApply([T.GaussianBlur(3, sigma=(0.1, 1.0))], p=augment.blur))
     steps += [T.ToImage(), *([T.ToDtype(torch.float32, scale=True)] if to_float else [])]
