@@ -55,6 +55,24 @@ def test_gpu_augmentation_follows_the_recipe():
     assert not torch.allclose(GPUAugmentation(Augmentation())(images), images)
 
 
+def test_zoom_scales_the_shell_within_the_range():
+    # A 16×16 white square in a 32×32 frame: zoom by up to 1.5 either way gives squares of ~11-24 px a side.
+    from forams_lightning.data.gpu_augment import GPUAugmentation
+
+    arr = np.zeros((32, 32, 3), np.uint8)
+    arr[8:24, 8:24] = 255
+    recipe = Augmentation(rotation=0, flips=False, color_jitter=0, blur=0, scale=0.5)
+    assert recipe.zoom_range() == pytest.approx((1 / 1.5, 1.5))
+    tr = build_transform(32, augment=recipe)
+    torch.manual_seed(0)
+    cpu = torch.stack([tr(Image.fromarray(arr)) for _ in range(40)])
+    gpu = GPUAugmentation(recipe)(torch.from_numpy(arr).permute(2, 0, 1).float().div(255).expand(40, 3, 32, 32))
+    for views in (cpu, gpu):
+        side = (views[:, 0] > 0.5).sum((1, 2)).float().sqrt()
+        assert side.min() < 14 and side.max() > 19
+        assert ((side > 9) & (side < 26)).all()
+
+
 def test_augmentation_options_name_the_unknown_key():
     assert Augmentation.from_options({"rotation": 0}) == Augmentation(rotation=0)
     with pytest.raises(ValueError, match=r"data.augment has unknown key\(s\) \['rotate'\]"):

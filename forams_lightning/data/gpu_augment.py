@@ -18,7 +18,9 @@ class GPUAugmentation(nn.Module):
         import kornia.augmentation as K
 
         ops = []
-        if augment.rotation:
+        if augment.scale:
+            ops.append(K.RandomAffine(float(augment.rotation), scale=augment.zoom_range(), p=1.0))
+        elif augment.rotation:
             ops.append(K.RandomRotation(float(augment.rotation), p=1.0))
         if augment.flips:
             ops += [K.RandomHorizontalFlip(), K.RandomVerticalFlip()]

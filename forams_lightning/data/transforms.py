@@ -56,13 +56,15 @@ class Augmentation:
 
     `rotation`: random turn of up to ± that many degrees (shells have no canonical orientation; 0 where all images
     share a frame, as micro-CT slices do); `flips`: horizontal and vertical; `color_jitter`: brightness and contrast
-    change (saturation half of it, hue a tenth); `blur`: probability of a light Gaussian blur.
+    change (saturation half of it, hue a tenth); `blur`: probability of a light Gaussian blur; `scale`: random zoom
+    by a factor between 1 / (1 + scale) and 1 + scale (specimens of one species differ in size; 0 keeps size as a cue).
     """
 
     rotation: float = 180.0
     flips: bool = True
     color_jitter: float = 0.2
     blur: float = 0.3
+    scale: float = 0.0
 
     @classmethod
     def from_options(cls, options: dict | None) -> "Augmentation":
@@ -77,13 +79,19 @@ class Augmentation:
         j = self.color_jitter
         return dict(brightness=j, contrast=j, saturation=j / 2, hue=j / 10)
 
+    def zoom_range(self) -> tuple[float, float]:
+        return 1 / (1 + self.scale), 1 + self.scale
+
 
 def augment_transform(augment: Augmentation | None, to_float: bool = True) -> T.Compose:
     """Prepared image to tensor, with the training augmentation `augment` (None: evaluation, deterministic).
     `to_float=False` keeps uint8 (GPU-side augmentation converts after the transfer)."""
     steps = []
     if augment is not None:
-        if augment.rotation:
+        # One resampling for turn and zoom; without zoom RandomRotation, whose draws earlier runs were made with.
+        if augment.scale:
+            steps.append(T.RandomAffine(augment.rotation, scale=augment.zoom_range()))
+        elif augment.rotation:
             steps.append(T.RandomRotation(augment.rotation))
         if augment.flips:
             steps += [T.RandomHorizontalFlip(), T.RandomVerticalFlip()]
