@@ -27,6 +27,7 @@ def main(root: Path, note: str, columns: dict[str, str]) -> str:
         cells = []
         for key in columns:
             values = np.array([r[key] for r in runs if key in r], float)
+            values = values[np.isfinite(values)]  # runs without training have no best epoch (NaN)
             spread = f" ± {values.std(ddof=1):.3f}" if len(values) > 1 else ""
             cells.append(f"{values.mean():.3f}{spread}" if len(values) else "-")
         minutes = np.mean([r.get("run_seconds", r.get("fit_seconds", 0)) for r in runs]) / 60

@@ -52,5 +52,5 @@ for row in $ROWS; do
   done
 done
 $PY experiments/results_table.py "$OUT" "test scan 500 (1,425 slices), gallery = train scans 100-300 (4,609 slices)." \
-  "test/knn_acc=5-NN acc" "test/macro_f1=macro F1" "test/precision_at_1=P@1" "val/knn_acc=val 5-NN acc (scan 400)" \
+  "test/knn_acc=5-NN acc" "test/macro_f1=macro F1" "test/precision_at_1=P@1" "val/knn_acc_best=val 5-NN acc (scan 400, chosen epoch)" \
   > experiments/closed_set_microct/results.md
