@@ -220,6 +220,24 @@ def test_wrongly_typed_config_values_are_named_before_training(make_cfg, tmp_pat
     assert not (tmp_path / "config.yaml").exists()
 
 
+def test_option_dicts_are_checked_key_by_key(make_cfg):
+    # data.sampler / data.split / data.augment / data.synthetic are plain mappings in YAML; their TypedDict or
+    # dataclass annotation makes them closed: misspelt keys and wrong types are named before anything runs.
+    from forams_lightning.train import train
+
+    with pytest.raises(ValueError) as raised:
+        train(make_cfg("data.sampler.p=five", "+data.sampler.pp=3", "data.split.val_fraction=a",
+                       "+data.augment.rotate=90", "data.synthetic.n_species=3.5"))
+    lines = str(raised.value).splitlines()[1:]
+    assert [line.strip() for line in lines] == [
+        "data.synthetic.n_species=3.5: expected int",
+        "data.split.val_fraction='a': expected float",
+        "data.sampler.p='five': expected int",
+        "data.sampler.pp: unknown key; known: ['k', 'num_batches', 'p']",
+        "data.augment.rotate: unknown key; known: ['blur', 'color_jitter', 'flips', 'rotation', 'scale']",
+    ]
+
+
 def test_labels_spelt_two_ways_are_flagged(tmp_path, caplog):
     from forams_lightning.data.layouts import spelling_variants
 

@@ -16,9 +16,10 @@ from forams_lightning.data.cache import decoded_images
 from forams_lightning.data.dataset import ImageDataset
 from forams_lightning.data.gpu_augment import GPUAugmentation
 from forams_lightning.data.layouts import read_manifest, read_species_folders, spelling_variants
-from forams_lightning.data.samplers import PKBatchSampler
+from forams_lightning.data.samplers import PKBatchSampler, SamplerOptions
 from forams_lightning.data.screening import report_bad_images, unreadable_images
-from forams_lightning.data.splits import held_out_species, group_split, load_split, save_split, stratified_split
+from forams_lightning.data.splits import (SplitOptions, group_split, held_out_species, load_split, save_split,
+                                         stratified_split)
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library
 from forams_lightning.data.transforms import Augmentation, augment_transform, prepare_transform
 from forams_lightning.runs import is_rank_zero
@@ -44,21 +45,21 @@ class ForamsDataModule(pl.LightningDataModule):
         root: str | None = None,
         manifest: str | None = None,
         manifest_columns: dict | None = None,
-        synthetic: dict | None = None,
+        synthetic: SyntheticSpec | dict | None = None,
         image_size: int = 224,
         crop_border: dict | None = None,
         exif_transpose: bool = True,
         check_images: bool = True,
         on_bad_image: str = "skip",
-        split: dict | None = None,
+        split: SplitOptions | None = None,
         split_file: str | None = None,
         open_set: dict | None = None,
         output_dir: str | None = None,
-        sampler: dict | None = None,
+        sampler: SamplerOptions | None = None,
         cache: bool = False,
         cache_dir: str | None = None,
         gpu_augment: bool = False,
-        augment: dict | None = None,
+        augment: Augmentation | dict | None = None,
         eval_batch_size: int = 128,
         num_workers: int = 2,
         pin_memory: bool | None = None,
@@ -68,7 +69,9 @@ class ForamsDataModule(pl.LightningDataModule):
         if root is None and manifest is None:
             raise ValueError("set data.root (a folder of species folders) or data.manifest (a CSV)")
         self.root, self.manifest, self.manifest_columns = root, manifest, manifest_columns or {}
-        self.synthetic = SyntheticSpec(**synthetic) if synthetic else None
+        if synthetic and not isinstance(synthetic, SyntheticSpec):
+            synthetic = SyntheticSpec(**synthetic)
+        self.synthetic = synthetic or None
         if self.synthetic is not None:  # the cache holds one folder per distinct library
             self.root = str(Path(root) / f"synthetic-{self.synthetic.digest()}")
         self.image_size, self.crop_border, self.exif_transpose = image_size, crop_border, exif_transpose

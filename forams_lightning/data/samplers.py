@@ -6,11 +6,20 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
+from typing import TypedDict
 
 import numpy as np
 from torch.utils.data import Sampler
 
 log = logging.getLogger(__name__)
+
+
+class SamplerOptions(TypedDict, total=False):
+    """`data.sampler`: the user-set arguments of `PKBatchSampler` (seed and rank come from the run)."""
+
+    p: int
+    k: int
+    num_batches: int | None
 
 
 class PKBatchSampler(Sampler[list[int]]):

@@ -12,12 +12,24 @@ import csv
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 
 from forams_lightning.atomic import atomic_write_csv
 
 SPLITS = ("train", "val", "test")
+
+
+class SplitOptions(TypedDict, total=False):
+    """`data.split`: the seeded draw's arguments (`stratified_split`), or `groups` naming each part's groups
+    (`group_split`)."""
+
+    val_fraction: float
+    test_fraction: float
+    seed: int
+    min_units: int
+    groups: dict
 
 
 def stratified_split(

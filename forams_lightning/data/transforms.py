@@ -67,7 +67,9 @@ class Augmentation:
     scale: float = 0.0
 
     @classmethod
-    def from_options(cls, options: dict | None) -> "Augmentation":
+    def from_options(cls, options: "Augmentation | dict | None") -> "Augmentation":
+        if isinstance(options, cls):
+            return options
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(options or {}) - known)
         if unknown:
