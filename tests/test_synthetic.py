@@ -55,3 +55,13 @@ def test_specimens_vary_within_species_and_differ_between_species():
     assert isinstance(render(catalogue[0][1], np.random.default_rng(0), 64), Image.Image)
     shell_fraction = (img(0, 0).mean(-1) > 60).mean()
     assert 0.05 < shell_fraction < 0.9  # a shell on a dark background, not an empty or saturated frame
+
+
+def test_data_module_takes_the_spec_as_mapping_or_instance(tmp_path):
+    from forams_lightning.data.datamodule import ForamsDataModule
+
+    spec = SyntheticSpec(n_species=3, max_images=5, min_images=4)
+    by_instance = ForamsDataModule(root=str(tmp_path), synthetic=spec)
+    by_mapping = ForamsDataModule(root=str(tmp_path), synthetic={"n_species": 3, "max_images": 5, "min_images": 4})
+    assert by_instance.synthetic == by_mapping.synthetic == spec
+    assert by_instance.root == by_mapping.root == str(tmp_path / f"synthetic-{spec.digest()}")

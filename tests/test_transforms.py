@@ -77,6 +77,12 @@ def test_augmentation_options_name_the_unknown_key():
     assert Augmentation.from_options({"rotation": 0}) == Augmentation(rotation=0)
     with pytest.raises(ValueError, match=r"data.augment has unknown key\(s\) \['rotate'\]"):
         Augmentation.from_options({"rotate": 0})
+    recipe = Augmentation(scale=0.1)
+    assert Augmentation.from_options(recipe) is recipe
+    with pytest.raises(ValueError, match=r"data.augment: \['scale'\] must be >= 0"):
+        Augmentation.from_options({"scale": -0.2})
+    with pytest.raises(ValueError, match=r"data.augment: \['blur'\]"):
+        Augmentation(blur=1.5)
 
 
 @pytest.mark.parametrize("mode,make", [

@@ -66,6 +66,11 @@ class Augmentation:
     blur: float = 0.3
     scale: float = 0.0
 
+    def __post_init__(self):
+        negative = [f.name for f in fields(self) if f.name != "flips" and getattr(self, f.name) < 0]
+        if negative or self.blur > 1:
+            raise ValueError(f"data.augment: {negative or ['blur']} must be >= 0 (blur a probability <= 1): {self}")
+
     @classmethod
     def from_options(cls, options: "Augmentation | dict | None") -> "Augmentation":
         if isinstance(options, cls):
