@@ -1,6 +1,6 @@
 PY ?= .venv/bin/python
 
-.PHONY: install browser test test-slow train bench bench-gpu clean
+.PHONY: install browser lint test test-slow train bench bench-gpu clean
 
 install:  ## create .venv and install the package (editable) with its test extras
 	test -x $(PY) || python3 -m venv .venv
@@ -11,6 +11,9 @@ browser:  ## Debian's chromium for the review.html browser test (skipped without
 	command -v chromium >/dev/null || { test "$$(id -u)" -eq 0 && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
 	  || echo "chromium not installed: tests/test_reference.py will skip its browser test"
+
+lint:  ## pyflakes/pycodestyle/isort rules, 120 columns (pyproject.toml [tool.ruff]); CI runs it before the tests
+	$(PY) -m ruff check forams_lightning tests experiments
 
 test:  ## the default suite (CI runs this)
 	$(PY) -m pytest -q

@@ -23,7 +23,8 @@ def main(root: Path, note: str, columns: dict[str, str]) -> str:
                 for p in sorted(recipe.glob("seed*/metrics.json"))]
         if not runs:
             continue
-        devices |= {f"{r['accelerator'].replace('Accelerator', '')} ×{r['world_size']}" for r in runs if "accelerator" in r}
+        devices |= {f"{r['accelerator'].replace('Accelerator', '')} ×{r['world_size']}"
+                    for r in runs if "accelerator" in r}
         cells = []
         for key in columns:
             values = np.array([r[key] for r in runs if key in r], float)
@@ -33,7 +34,8 @@ def main(root: Path, note: str, columns: dict[str, str]) -> str:
         minutes = np.mean([r.get("run_seconds", r.get("fit_seconds", 0)) for r in runs]) / 60
         lines.append(f"| {recipe.name} | {len(runs)} | " + " | ".join(cells) + f" | {minutes:.1f} min |")
     where = ", ".join(sorted(devices)) or "CPU"
-    head = f"Measured {date.today()} on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, {where}); {note}\n"
+    machine = f"{platform.node()} ({platform.machine()}, {os.cpu_count()} cores, {where})"
+    head = f"Measured {date.today()} on {machine}; {note}\n"
     return "\n".join([head, *lines]) + "\n"
 
 

@@ -62,7 +62,8 @@ def build_library(ckpt: str, run_dir: str | None = None, reference_parts=("train
     embedder.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "head."))})
 
     exif = bool(run.data.get("exif_transpose", True))
-    transform = build_transform(run.data.image_size, run.data.get("crop_border"))
+    crop_border = run.data.get("crop_border")
+    transform = build_transform(run.data.image_size, crop_border)
     options = dict(exif_transpose=exif, batch_size=batch_size, num_workers=num_workers, device=device)
     files = [f for part in reference_parts for f in datamodule.paths(part)]
     labels = np.array([lab for part in reference_parts for lab in datamodule.part_labels(part)])
@@ -84,7 +85,7 @@ def build_library(ckpt: str, run_dir: str | None = None, reference_parts=("train
         embedder=embedder, embedder_spec=spec, embeddings=references, labels=labels, files=files,
         species=list(datamodule.species), metric=metric, k=k, threshold=threshold,
         preprocessing={"image_size": int(run.data.image_size),
-                       "crop_border": OmegaConf.to_container(run.data.crop_border) if run.data.get("crop_border") else None,
+                       "crop_border": OmegaConf.to_container(crop_border) if crop_border else None,
                        "exif_transpose": exif},
         info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "checkpoint": str(ckpt.resolve()),
               "run_dir": str(run_dir.resolve()), "reference_parts": list(reference_parts),

@@ -11,8 +11,8 @@ from forams_lightning.train import train
 
 
 def test_ddp_evaluation_equals_single_process(make_cfg, tmp_path, cache_dir):
-    cfg = make_cfg("+experiment=open_set", "model.backbone.name=resnet18", "data.open_set.folds=3", "trainer.max_epochs=1",
-                   "+trainer.limit_train_batches=2", "callbacks.morphospace=null")
+    cfg = make_cfg("+experiment=open_set", "model.backbone.name=resnet18", "data.open_set.folds=3",
+                   "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "callbacks.morphospace=null")
     train(cfg)
     ckpt = tmp_path / json.loads((tmp_path / "metrics.json").read_text())["best_checkpoint"]
     env = {**os.environ, "FORAMS_OFFLINE": "1", "FORAMS_CACHE": str(cache_dir)}

@@ -3,9 +3,11 @@ file or key, and the right action (skip and report, or stop before training)."""
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import shutil
+import typing
 from pathlib import Path
 
 import numpy as np
@@ -221,21 +223,41 @@ def test_wrongly_typed_config_values_are_named_before_training(make_cfg, tmp_pat
 
 
 def test_option_dicts_are_checked_key_by_key(make_cfg):
-    # data.sampler / data.split / data.augment / data.synthetic are plain mappings in YAML; their TypedDict or
-    # dataclass annotation makes them closed: misspelt keys and wrong types are named before anything runs.
+    # The option groups are plain mappings in YAML; their TypedDict or dataclass annotation makes them closed:
+    # misspelt keys and wrong types are named before anything runs.
     from forams_lightning.train import train
 
     with pytest.raises(ValueError) as raised:
         train(make_cfg("data.sampler.p=five", "+data.sampler.pp=3", "data.split.val_fraction=a",
-                       "+data.augment.rotate=90", "data.synthetic.n_species=3.5"))
+                       "+data.augment.rotate=90", "data.synthetic.n_species=3.5", "data.crop_border={bottom:0.1}",
+                       "+data.open_set.fols=5", "+data.manifest_columns={label_column:1}"))
     lines = str(raised.value).splitlines()[1:]
     assert [line.strip() for line in lines] == [
         "data.synthetic.n_species=3.5: expected int",
+        "data.crop_border.bottom: unknown key; known: ['bottom_fraction', 'dark_threshold']",
         "data.split.val_fraction='a': expected float",
+        "data.open_set.fols: unknown key; known: ['class_split_column', 'fold', 'folds', 'seed', 'unknown']",
         "data.sampler.p='five': expected int",
         "data.sampler.pp: unknown key; known: ['k', 'num_batches', 'p']",
         "data.augment.rotate: unknown key; known: ['blur', 'color_jitter', 'flips', 'rotation', 'scale']",
+        "data.manifest_columns.label_column=1: expected str",
     ]
+
+
+@pytest.mark.parametrize("schema, consumers", [
+    ("data.samplers.SamplerOptions", ["data.samplers.PKBatchSampler"]),
+    ("data.splits.SplitOptions", ["data.splits.stratified_split"]),  # `groups` there too, group_split's `parts` here
+    ("data.splits.OpenSetOptions", ["data.splits.held_out_species", "data.layouts.read_manifest"]),
+    ("data.layouts.ManifestColumns", ["data.layouts.read_manifest"]),
+    ("data.transforms.CropBorderOptions", ["data.transforms.CropBorder"]),
+])
+def test_option_schemas_name_real_parameters(schema, consumers):
+    # A TypedDict cannot be derived from a signature: a parameter renamed in the code must be renamed in its schema.
+    from hydra.utils import get_object
+
+    params = set().union(*(inspect.signature(get_object(f"forams_lightning.{c}")).parameters for c in consumers))
+    keys = set(typing.get_type_hints(get_object(f"forams_lightning.{schema}")))
+    assert keys <= params, keys - params
 
 
 def test_labels_spelt_two_ways_are_flagged(tmp_path, caplog):

@@ -52,7 +52,8 @@ def test_manifest_with_paths_relative_to_root_or_label_folder(tmp_path):
     _img(tmp_path / "Sp_b" / "y.png")
     (tmp_path / "m.csv").write_text("file,species,scan\nimgs/x.png,Sp_a,1\ny.png,Sp_b,2\n")
     samples = read_manifest(tmp_path / "m.csv", path_column="file", label_column="species", group_column="scan")
-    assert [(Path(s.path).name, s.species, s.group) for s in samples] == [("x.png", "Sp_a", "1"), ("y.png", "Sp_b", "2")]
+    assert [(Path(s.path).name, s.species, s.group) for s in samples] == [("x.png", "Sp_a", "1"),
+                                                                          ("y.png", "Sp_b", "2")]
 
 
 def test_manifest_errors_name_file_and_column(tmp_path):

@@ -25,7 +25,8 @@ def test_rtl_averages_over_triplets_and_converts_pairs():
 
 def test_rtl_gradient_pulls_positive_and_pushes_negative():
     emb = torch.tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0]], requires_grad=True)
-    ReciprocalTripletLoss()(emb, torch.tensor([0, 0, 1]), (torch.tensor([0]), torch.tensor([1]), torch.tensor([2]))).backward()
+    triplet = (torch.tensor([0]), torch.tensor([1]), torch.tensor([2]))
+    ReciprocalTripletLoss()(emb, torch.tensor([0, 0, 1]), triplet).backward()
     # d/dp of |a-p|^2 = 2(p-a) = (2, 0); d/dn of 1/|a-n|^2 = -2(n-a)/|a-n|^4 = (0, -4/16)
     assert torch.allclose(emb.grad[1], torch.tensor([2.0, 0.0]))
     assert torch.allclose(emb.grad[2], torch.tensor([0.0, -0.25]), atol=1e-6)

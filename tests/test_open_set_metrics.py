@@ -3,8 +3,13 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score, roc_auc_score
 
-from forams_lightning.metrics.clustering import (agglomerative, calibrate_threshold, cluster_scores,
-                                                 hungarian_match, kmeans)
+from forams_lightning.metrics.clustering import (
+    agglomerative,
+    calibrate_threshold,
+    cluster_scores,
+    hungarian_match,
+    kmeans,
+)
 from forams_lightning.metrics.knn import leave_one_out_nearest
 from forams_lightning.metrics.novelty import novelty_scores, oscr
 

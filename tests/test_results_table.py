@@ -11,8 +11,8 @@ spec.loader.exec_module(results_table)
 def _run(folder: Path, seed: int, metrics: dict, seconds: float) -> None:
     (folder / f"seed{seed}").mkdir(parents=True)
     (folder / f"seed{seed}" / "metrics.json").write_text(json.dumps(metrics))
-    (folder / f"seed{seed}" / "run.json").write_text(json.dumps({"fit_seconds": seconds, "accelerator": "CPUAccelerator",
-                                                                  "world_size": 1}))
+    run = {"fit_seconds": seconds, "accelerator": "CPUAccelerator", "world_size": 1}
+    (folder / f"seed{seed}" / "run.json").write_text(json.dumps(run))
 
 
 def test_rows_are_mean_and_sample_std_over_seeds(tmp_path):

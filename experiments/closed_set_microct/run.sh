@@ -27,9 +27,12 @@ for row in $ROWS; do
     # This project's fine-tuning recipe (conf/experiment/finetune_pretrained.yaml), chosen on validation scan 400.
     finetune) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET" ;;
     # The same with the default ±180° turns (session 3's row: turns hide the slices' informative orientation).
-    finetune_turns) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET data.augment.rotation=180" ;;
-    # The same with random zoom by up to 1.3× either way (the shells' slice area varies ~2× between specimens of a species).
-    finetune_zoom) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET data.augment.scale=0.3" ;;
+    finetune_turns) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET
+      data.augment.rotation=180" ;;
+    # The same with random zoom by up to 1.3× either way (the shells' slice area varies ~2× between specimens of a
+    # species).
+    finetune_zoom) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET
+      data.augment.scale=0.3" ;;
     # The same at the frozen rows' 224 px (frozen features: 128 px 0.756, 224 px 0.819 on scan 500); ~2.5x the CPU
     # time, so validation runs once, at the end (scan 400 rose from epoch 4 to 8 in every 128 px seed).
     finetune_224) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET data.image_size=224
@@ -57,5 +60,6 @@ for row in $ROWS; do
   done
 done
 $PY experiments/results_table.py "$OUT" "test scan 500 (1,425 slices), gallery = train scans 100-300 (4,609 slices)." \
-  "test/knn_acc=5-NN acc" "test/macro_f1=macro F1" "test/precision_at_1=P@1" "val/knn_acc_best=val 5-NN acc (scan 400, chosen epoch)" \
+  "test/knn_acc=5-NN acc" "test/macro_f1=macro F1" "test/precision_at_1=P@1" \
+  "val/knn_acc_best=val 5-NN acc (scan 400, chosen epoch)" \
   > experiments/closed_set_microct/results.md

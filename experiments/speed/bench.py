@@ -276,7 +276,7 @@ def markdown(r: dict) -> str:
                   f"{len(t['repeats']['lightning'])} paired repeats) | "
                   f"**{t['ratio_lightning_to_plain']:.3f}** ({t['lightning_images_per_s']:.1f} / "
                   f"{t['plain_images_per_s']:.1f}) |",
-                  f"| (a) training images/s, Lightning pipeline with its data loading / plain loop on one batch kept on "
+                  "| (a) training images/s, Lightning pipeline with its data loading / plain loop on one batch kept on "
                   f"the device | **{t['ratio_lightning_to_resident_batch']:.3f}** ({t['lightning_images_per_s']:.1f} / "
                   f"{t['plain_resident_batch_images_per_s']:.1f}) |"]
     if "knn" in r:

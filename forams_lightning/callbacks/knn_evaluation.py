@@ -72,7 +72,8 @@ class KNNEvaluation(EmbeddingCollector):
         queries, gallery = dm.paths("test"), dm.paths("train")
         rows = [{"path": queries[q],
                  "title": f"{dm.species[y_true[q]]}\n-> {dm.species[found.prediction[q]]} ({found.vote_share[q]:.0%})",
-                 "neighbours": [{"path": gallery[g], "title": f"{dm.species[lab]}\nd={d:.3f}", "match": lab == y_true[q]}
+                 "neighbours": [{"path": gallery[g], "title": f"{dm.species[lab]}\nd={d:.3f}",
+                                 "match": lab == y_true[q]}
                                 for g, lab, d in zip(found.ids[q], found.labels[q], found.distances[q])]}
                 for q in wrong]
         save_neighbour_grid(rows, path, dm.exif_transpose)

@@ -46,7 +46,8 @@ class OpenSetEvaluation(EmbeddingCollector):
             if calibration is not None and len(np.unique(calibration[1])) > 1:
                 threshold = calibrate_threshold(*calibration, cosine=self.metric == "cosine")
                 scores["agglo_threshold"] = threshold
-                scores.update(self._clusters("agglo", emb, labels, agglomerative(emb, threshold, self.metric == "cosine")))
+                found = agglomerative(emb, threshold, self.metric == "cosine")
+                scores.update(self._clusters("agglo", emb, labels, found))
             if "train" in parts and stage in parts:
                 scores.update(self._novelty(parts["train"], parts[stage], emb))
         scores["k_true"] = float(len(np.unique(labels)))

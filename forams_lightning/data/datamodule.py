@@ -15,13 +15,20 @@ from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.cache import decoded_images
 from forams_lightning.data.dataset import ImageDataset
 from forams_lightning.data.gpu_augment import GPUAugmentation
-from forams_lightning.data.layouts import read_manifest, read_species_folders, spelling_variants
+from forams_lightning.data.layouts import ManifestColumns, read_manifest, read_species_folders, spelling_variants
 from forams_lightning.data.samplers import PKBatchSampler, SamplerOptions
 from forams_lightning.data.screening import report_bad_images, unreadable_images
-from forams_lightning.data.splits import (SplitOptions, group_split, held_out_species, load_split, save_split,
-                                         stratified_split)
+from forams_lightning.data.splits import (
+    OpenSetOptions,
+    SplitOptions,
+    group_split,
+    held_out_species,
+    load_split,
+    save_split,
+    stratified_split,
+)
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library
-from forams_lightning.data.transforms import Augmentation, augment_transform, prepare_transform
+from forams_lightning.data.transforms import Augmentation, CropBorderOptions, augment_transform, prepare_transform
 from forams_lightning.runs import is_rank_zero
 
 log = logging.getLogger(__name__)
@@ -44,16 +51,16 @@ class ForamsDataModule(pl.LightningDataModule):
         self,
         root: str | None = None,
         manifest: str | None = None,
-        manifest_columns: dict | None = None,
+        manifest_columns: ManifestColumns | None = None,
         synthetic: SyntheticSpec | dict | None = None,
         image_size: int = 224,
-        crop_border: dict | None = None,
+        crop_border: CropBorderOptions | None = None,
         exif_transpose: bool = True,
         check_images: bool = True,
         on_bad_image: str = "skip",
         split: SplitOptions | None = None,
         split_file: str | None = None,
-        open_set: dict | None = None,
+        open_set: OpenSetOptions | None = None,
         output_dir: str | None = None,
         sampler: SamplerOptions | None = None,
         cache: bool = False,
@@ -87,7 +94,8 @@ class ForamsDataModule(pl.LightningDataModule):
         self.decoded, self.rows = None, None
         self.augment = Augmentation.from_options(augment)
         self._gpu_augmentation = None
-        self.eval_batch_size, self.num_workers, self.pin_memory, self.seed = eval_batch_size, num_workers, pin_memory, seed
+        self.eval_batch_size, self.num_workers, self.pin_memory = eval_batch_size, num_workers, pin_memory
+        self.seed = seed
         self.samples = None
 
     def prepare_data(self) -> None:

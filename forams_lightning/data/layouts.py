@@ -14,6 +14,7 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from forams_lightning.data.images import IMAGE_EXTENSIONS
 
@@ -49,6 +50,15 @@ def read_species_folders(root: str | Path) -> list[Sample]:
     if not samples:
         raise FileNotFoundError(f"no images found under data.root={root} (expected one folder per species)")
     return samples
+
+
+class ManifestColumns(TypedDict, total=False):
+    """`data.manifest_columns`: the column arguments of `read_manifest`."""
+
+    path_column: str
+    label_column: str
+    group_column: str | None
+    class_split_column: str | None
 
 
 def read_manifest(

@@ -51,7 +51,8 @@ class PKBatchSampler(Sampler[list[int]]):
         augmentation_seeds: bool = False,
     ):
         if p < 2 or k < 2:
-            raise ValueError(f"P×K sampler needs p >= 2 and k >= 2 (got p={p}, k={k}): a batch needs positives and negatives")
+            raise ValueError(f"P×K sampler needs p >= 2 and k >= 2 (got p={p}, k={k}): "
+                             "a batch needs positives and negatives")
         by_class = defaultdict(list)
         for i, y in enumerate(labels):
             by_class[int(y)].append(i)

@@ -23,7 +23,8 @@ def find_images(images: str) -> list[str]:
         if not found and not glob.has_magic(str(path)):
             raise FileNotFoundError(f"images={images}: no such folder or file")
     if not found:
-        raise FileNotFoundError(f"images={images}: no image files found (looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
+        raise FileNotFoundError(f"images={images}: no image files found "
+                                f"(looked for {', '.join(sorted(IMAGE_EXTENSIONS))})")
     return sorted(str(p) for p in found)
 
 

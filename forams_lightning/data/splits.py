@@ -80,7 +80,8 @@ def group_split(groups: Sequence[str | None], parts: dict[str, Sequence]) -> tup
     for part, names in parts.items():
         for g in names:
             if part_of_group.setdefault(str(g), part) != part:
-                raise ValueError(f"data.split.groups: group {g!r} is listed under {part_of_group[str(g)]!r} and {part!r}")
+                raise ValueError(f"data.split.groups: group {g!r} is listed under {part_of_group[str(g)]!r} "
+                                 f"and {part!r}")
     unlisted = sorted({str(g) for g in groups} - set(part_of_group))
     if unlisted:
         raise ValueError(f"data.split.groups does not place group(s) {unlisted[:5]} (of the data's group column); "
@@ -103,7 +104,8 @@ def load_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str
         saved = {r["path"]: (r["species"], r["split"]) for r in csv.DictReader(f)}
     missing = [p for p in rel_paths if p not in saved]
     if missing:
-        raise ValueError(f"data.split_file={path} does not list {len(missing)} image(s) of the data, e.g. {missing[:3]}")
+        raise ValueError(f"data.split_file={path} does not list {len(missing)} image(s) of the data, "
+                         f"e.g. {missing[:3]}")
     changed = [p for p, s in zip(rel_paths, species) if saved[p][0] != s]
     if changed:
         raise ValueError(f"data.split_file={path}: species changed for {len(changed)} image(s), e.g. {changed[:3]}")
@@ -117,6 +119,17 @@ def load_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str
 # species order (B. digitata, G. adamsi, G. uvula, G. conglomerata, G. ungulata, G. hexagonus, H. pelagica,
 # N. pachyderma, T. iota, T. humilis for Endless Forams). Stored 0-based into the sorted species list.
 OPEN_SET_PRESETS = {"paper_tail10": (0, 4, 8, 13, 21, 22, 25, 28, 32, 33)}
+
+
+class OpenSetOptions(TypedDict, total=False):
+    """`data.open_set`: the arguments of `held_out_species`, or `class_split_column` naming a manifest column that
+    already assigns every species to train / val / test (class-disjoint benchmarks)."""
+
+    unknown: str | list | None
+    folds: int | None
+    fold: int
+    seed: int
+    class_split_column: str | None
 
 
 def held_out_species(

@@ -275,7 +275,8 @@ def generate_library(root: str | os.PathLike, spec: SyntheticSpec) -> Path:
     if marker.exists() and json.loads(marker.read_text()).get("digest") == spec.digest():
         return root
     if root.exists():
-        raise FileExistsError(f"{root} exists but is not the synthetic library {spec}; delete it or choose another root")
+        raise FileExistsError(f"{root} exists but is not the synthetic library {spec}; "
+                              "delete it or choose another root")
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
     try:

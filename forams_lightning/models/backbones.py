@@ -115,7 +115,8 @@ def _timm(name: str, pretrained):
     if pretrained:
         overlay = _timm_cached_file(cfg)
         if overlay is None and not _reachable("https://huggingface.co"):
-            _unavailable(name, pretrained, f"put the weights of {getattr(cfg, 'hf_hub_id', name)} in the Hugging Face cache")
+            hub_id = getattr(cfg, "hf_hub_id", name)
+            _unavailable(name, pretrained, f"put the weights of {hub_id} in the Hugging Face cache")
         else:
             try:
                 return (timm.create_model(name, pretrained=True, num_classes=0,

@@ -64,11 +64,12 @@ def write_review_html(path: str | Path, specimens: list[dict], failures: list[tu
             f'<td class="refs">{neighbours}</td></tr>')
     failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
     n_novel = sum(s["novel"] for s in specimens)
+    truncated = f"; first {len(shown)} shown (all are in predictions.csv)" if len(shown) < len(ordered) else ""
     page = (
         f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
         f"<p>{len(specimens)} specimens identified, {n_novel} flagged novel, {len(failures)} unreadable. "
-        f"Least certain first{f'; first {len(shown)} shown (all are in predictions.csv)' if len(shown) < len(ordered) else ''}. "
+        f"Least certain first{truncated}. "
         "Green frame: reference of the voted species.</p>"
         "<table><thead><tr><th>specimen</th><th>identification</th><th>nearest references</th></tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table>"
