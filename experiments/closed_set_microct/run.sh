@@ -39,7 +39,7 @@ for row in $ROWS; do
       trainer.check_val_every_n_epoch=8" ;;
     # The same, validating and testing an exponential moving average of the weights (decay 0.98, ~50 steps): on the
     # three finetune seeds an ensemble of the three models scored 0.926 on scan 500 against 0.912 for one model (every
-    # 3rd slice); weight averaging is the one-model way towards that.
+    # 3rd slice); weight averaging is the one-model way towards that. It did not help (seeds 0, 1: 0.888, 0.917).
     finetune_ema) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET
       callbacks=[default,ema]" ;;
     # The same for twice the steps (validation scan 400 still rose from epoch 4 to 8 in all three finetune seeds);
