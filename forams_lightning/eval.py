@@ -1,6 +1,8 @@
 """Re-evaluate a saved checkpoint on the saved split of its run: the test metrics of the training run, again.
+Several checkpoints are evaluated as one deep ensemble (their embeddings concatenated, `EmbeddingEnsemble`).
 
     python -m forams_lightning.eval ckpt=logs/train/runs/<date>/checkpoints/<best>.ckpt
+    python -m forams_lightning.eval ckpt=[run_a/checkpoints/<best>.ckpt,run_b/checkpoints/<best>.ckpt]
 """
 
 from __future__ import annotations
@@ -21,9 +23,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from omegaconf import OmegaConf, open_dict
 
     from forams_lightning.atomic import atomic_write_json
-    from forams_lightning.runs import read_run_config
+    from forams_lightning.models.embedder import load_embedders
+    from forams_lightning.runs import read_run_configs
 
-    ckpt, run_dir, run = read_run_config(cfg.ckpt, cfg.get("run_dir"))
+    runs = read_run_configs(cfg.ckpt, cfg.get("run_dir"))
+    ckpt, run_dir, run = runs[0]
     out = Path(cfg.paths.output_dir)
     with open_dict(run):
         run.data.num_workers = cfg.num_workers
@@ -31,8 +35,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     datamodule = instantiate(run.data)
     datamodule.prepare_data()
     datamodule.setup("test")
-    model = instantiate(run.model, loss=run.loss, miner=run.miner, optimizer=run.optimizer, scheduler=run.scheduler,
-                        num_classes=datamodule.num_classes)
     callbacks = []
     for name in cfg.callbacks:
         node = run.get("callbacks", {}).get(name)
@@ -42,11 +44,20 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         callbacks.append(instantiate(node))
     trainer = instantiate(cfg.trainer, logger=False, enable_checkpointing=False, enable_model_summary=False,
                           callbacks=callbacks)
-    trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt))
+    if len(runs) == 1:
+        model = instantiate(run.model, loss=run.loss, miner=run.miner, optimizer=run.optimizer,
+                            scheduler=run.scheduler, num_classes=datamodule.num_classes)
+        trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt))
+    else:
+        log.info("evaluating an ensemble of %d checkpoints", len(runs))
+        ensemble, _ = load_embedders([(c, r) for c, _, r in runs])
+        trainer.test(ensemble, datamodule=datamodule)
     metrics = {k: float(v) for k, v in sorted(trainer.callback_metrics.items()) if k.startswith(("test/", "open/"))}
     if trainer.is_global_zero:
-        atomic_write_json(out / "eval_metrics.json", {"checkpoint": str(ckpt), **metrics})
-        _compare_with_run(run_dir, ckpt, metrics)
+        names = [str(c) for c, _, _ in runs]
+        atomic_write_json(out / "eval_metrics.json", {"checkpoint": names[0] if len(names) == 1 else names, **metrics})
+        if len(runs) == 1:
+            _compare_with_run(run_dir, ckpt, metrics)
     return metrics
 
 

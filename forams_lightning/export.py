@@ -2,6 +2,8 @@
 
     python -m forams_lightning.export ckpt=logs/train/runs/<date>/checkpoints/<best>.ckpt
     -> <run folder>/library (or out=DIR); then: python -m forams_lightning.identify library=DIR images=...
+    python -m forams_lightning.export ckpt=[<run a>/checkpoints/<best>.ckpt,<run b>/...] out=DIR
+    -> a library whose embedder is the ensemble of those runs (same split; see forams_lightning.eval)
 
 The data and the split come from the run folder (`config.yaml`, `split.csv`): references are the training images,
 and the novelty threshold is the nearest-reference distance that keeps `keep_known` of the validation images.
@@ -15,13 +17,15 @@ from pathlib import Path
 
 import hydra
 import numpy as np
-from omegaconf import DictConfig
+from omegaconf import DictConfig, ListConfig
 
 log = logging.getLogger(__name__)
 logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def export(cfg: DictConfig) -> Path:
+    if isinstance(cfg.ckpt, ListConfig) and len(cfg.ckpt) > 1 and not cfg.out:
+        raise ValueError("ckpt=[...] (an ensemble library) needs out=DIR: it belongs to no single run folder")
     options = {k: cfg[k] for k in ("run_dir", "reference_parts", "keep_known", "k", "metric", "batch_size",
                                    "num_workers", "device")}
     library, run_dir = build_library(cfg.ckpt, **options)
@@ -35,31 +39,24 @@ def build_library(ckpt: str, run_dir: str | None = None, reference_parts=("train
                   k: int | None = None, metric: str | None = None, batch_size: int = 64, num_workers: int = 2,
                   device: str = "auto"):
     """(ReferenceLibrary, run folder) of a checkpoint; see the module docstring."""
-    import torch
     from hydra.utils import instantiate
     from omegaconf import OmegaConf, open_dict
 
     from forams_lightning.data.transforms import build_transform
     from forams_lightning.metrics.knn import knn_search
-    from forams_lightning.models.embedder import Embedder
+    from forams_lightning.models.embedder import load_embedders
     from forams_lightning.reference.embedding import embed_files
     from forams_lightning.reference.library import ReferenceLibrary
-    from forams_lightning.runs import git_commit, package_version, read_run_config
+    from forams_lightning.runs import git_commit, package_version, read_run_configs
 
-    ckpt, run_dir, run = read_run_config(ckpt, run_dir)
+    runs = read_run_configs(ckpt, run_dir)
+    ckpt, run_dir, run = runs[0]
     with open_dict(run):
         run.data.num_workers = num_workers
     datamodule = instantiate(run.data)
     datamodule.prepare_data()
     datamodule.setup("test")
-
-    spec = {"backbone": OmegaConf.to_container(run.model.backbone), "head": OmegaConf.to_container(run.model.head),
-            "tta_rotations": int(run.model.get("tta_rotations", 1))}
-    spec["backbone"]["pretrained"] = False
-    backbone = instantiate(spec["backbone"])
-    embedder = Embedder(backbone, instantiate(spec["head"])(in_features=backbone.num_features), spec["tta_rotations"])
-    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
-    embedder.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "head."))})
+    embedder, spec = load_embedders([(c, r) for c, _, r in runs])
 
     exif = bool(run.data.get("exif_transpose", True))
     crop_border = run.data.get("crop_border")
@@ -87,11 +84,17 @@ def build_library(ckpt: str, run_dir: str | None = None, reference_parts=("train
         preprocessing={"image_size": int(run.data.image_size),
                        "crop_border": OmegaConf.to_container(crop_border) if crop_border else None,
                        "exif_transpose": exif},
-        info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "checkpoint": str(ckpt.resolve()),
-              "run_dir": str(run_dir.resolve()), "reference_parts": list(reference_parts),
+        info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+              **_provenance([(c, d) for c, d, _ in runs]), "reference_parts": list(reference_parts),
               "calibration": {"part": "val", "n_queries": n_calibration, "keep_known": keep_known},
               "package_version": package_version(), "git_commit": git_commit()})
     return library, run_dir
+
+
+def _provenance(runs: list[tuple[Path, Path]]) -> dict:
+    """Checkpoint and run folder of the library's network, or lists of them for an ensemble."""
+    names = {"checkpoint": [str(c.resolve()) for c, _ in runs], "run_dir": [str(d.resolve()) for _, d in runs]}
+    return {k: v[0] for k, v in names.items()} if len(runs) == 1 else names
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")

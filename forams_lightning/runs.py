@@ -82,6 +82,38 @@ def read_run_config(ckpt: str | Path, run_dir: str | Path | None = None):
     return ckpt, run_dir, run
 
 
+# What decides the evaluation images: ensemble members must agree on these and on their saved split.csv (seeds may
+# differ).
+SHARED_DATA_KEYS = ("root", "synthetic", "manifest", "manifest_columns", "image_size", "crop_border",
+                    "exif_transpose")
+
+
+def read_run_configs(ckpt, run_dir: str | Path | None = None) -> list:
+    """`read_run_config` of one checkpoint or of a list (an ensemble), checked to share their images and split."""
+    from omegaconf import ListConfig
+
+    checkpoints = list(ckpt) if isinstance(ckpt, (list, tuple, ListConfig)) else [ckpt]
+    if len(checkpoints) > 1 and run_dir:
+        raise ValueError("run_dir= names one training run; an ensemble (a list of ckpt=) reads each checkpoint's "
+                         "own run folder")
+    runs = [read_run_config(c, run_dir) for c in checkpoints]
+    first_ckpt, first_dir, first = runs[0]
+    split = _read_bytes(first_dir / "split.csv")
+    for ckpt, folder, run in runs[1:]:
+        for key in SHARED_DATA_KEYS:
+            if run.data.get(key) != first.data.get(key):
+                raise ValueError(f"ensemble members differ in data.{key}: {first.data.get(key)} ({first_ckpt}) vs "
+                                 f"{run.data.get(key)} ({ckpt})")
+        if _read_bytes(folder / "split.csv") != split:
+            raise ValueError(f"ensemble members were trained on different splits: {first_dir / 'split.csv'} and "
+                             f"{folder / 'split.csv'} differ (vary seed= only; keep data.split.seed fixed)")
+    return runs
+
+
+def _read_bytes(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() else None
+
+
 def select_checkpoint(trainer) -> str | None:
     """The best checkpoint on the validation metric; the current weights when there is none (e.g. fast_dev_run)."""
     callback = trainer.checkpoint_callback

@@ -82,3 +82,23 @@ def test_frozen_parts_do_not_change_in_training(freeze):
     assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.weight, before[1])
     conv_changed = not torch.equal(module.backbone.net.conv1.weight, before[2])
     assert conv_changed == (freeze == "batchnorm")
+
+
+class _Constant(nn.Module):
+    def __init__(self, vector):
+        super().__init__()
+        self.vector = torch.tensor(vector)
+
+    def forward(self, images):
+        return self.vector.expand(len(images), -1)
+
+
+def test_ensemble_concatenates_unit_member_embeddings_by_hand():
+    from forams_lightning.models.ensemble import EmbeddingEnsemble
+
+    ensemble = EmbeddingEnsemble([_Constant([3.0, 4.0]), _Constant([0.0, 0.0, 2.0])])
+    out = ensemble(torch.zeros(2, 3, 8, 8))
+    expected = torch.tensor([0.6, 0.8, 0.0, 0.0, 1.0]) / 2**0.5
+    assert torch.allclose(out, expected.expand(2, -1))
+    step = ensemble.test_step((torch.zeros(2, 3, 8, 8), torch.tensor([1, 0]), torch.tensor([5, 6])), 0)
+    assert torch.equal(step["labels"], torch.tensor([1, 0])) and torch.equal(step["index"], torch.tensor([5, 6]))

@@ -161,3 +161,55 @@ def test_library_round_trip_keeps_provenance_apart_from_its_fields(library):
     lib = ReferenceLibrary.load(library)
     assert {"checkpoint", "created", "calibration", "git_commit"} <= set(lib.info)
     assert not {"species", "k", "novelty_threshold", "embedder"} & set(lib.info)
+
+
+def test_eval_of_an_ensemble_of_one_model_twice_reproduces_that_model(trained_run, tmp_path):
+    from forams_lightning.eval import evaluate
+
+    run, metrics = trained_run
+    best = run / metrics["best_checkpoint"]
+    again = evaluate(compose_app("eval", [f"ckpt=[{best},{best}]", "num_workers=0", "trainer.accelerator=cpu"],
+                                 tmp_path))
+    assert again and again == pytest.approx({k: metrics[k] for k in again}, abs=1e-6)
+    assert json.loads((tmp_path / "eval_metrics.json").read_text())["checkpoint"] == [str(best)] * 2
+
+
+@pytest.mark.parametrize("change", ["split", "image_size"])
+def test_eval_refuses_an_ensemble_of_runs_on_different_images(trained_run, tmp_path, change):
+    from omegaconf import OmegaConf
+
+    from forams_lightning.eval import evaluate
+
+    run, metrics = trained_run
+    other = tmp_path / "other"
+    shutil.copytree(run, other)
+    if change == "split":
+        lines = (other / "split.csv").read_text().splitlines()
+        (other / "split.csv").write_text("\n".join([lines[0], *lines[2:]]) + "\n")
+    else:
+        config = OmegaConf.load(other / "config.yaml")
+        config.data.image_size += 8
+        OmegaConf.save(config, other / "config.yaml")
+    expected = "different splits.*other/split.csv" if change == "split" else "differ in data.image_size"
+    with pytest.raises(ValueError, match=expected):
+        evaluate(compose_app("eval", [f"ckpt=[{run / metrics['best_checkpoint']},{other / metrics['best_checkpoint']}]",
+                                      "num_workers=0"], tmp_path))
+
+
+def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained_run, library, tmp_path):
+    run, metrics = trained_run
+    best = run / metrics["best_checkpoint"]
+    with pytest.raises(ValueError, match="needs out=DIR"):
+        export(compose_app("export", [f"ckpt=[{best},{best}]", "num_workers=0"], tmp_path))
+    folder = export(compose_app("export", [f"ckpt=[{best},{best}]", f"out={tmp_path / 'ensemble'}", "num_workers=0"],
+                                tmp_path))
+    single, ensemble = ReferenceLibrary.load(library), ReferenceLibrary.load(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["version"] == 2 and len(manifest["embedder"]["members"]) == 2
+    assert manifest["checkpoint"] == [str(best.resolve())] * 2
+    dim = single.embeddings.shape[1]
+    assert ensemble.embeddings.shape == (len(single.embeddings), 2 * dim)
+    unit = single.embeddings / np.linalg.norm(single.embeddings, axis=1, keepdims=True)
+    np.testing.assert_allclose(ensemble.embeddings[:, :dim] * 2**0.5, unit, atol=1e-5)
+    assert ensemble.threshold == pytest.approx(single.threshold, abs=1e-4)
+    assert ensemble.files == single.files and ensemble.species == single.species

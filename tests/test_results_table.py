@@ -26,3 +26,12 @@ def test_rows_are_mean_and_sample_std_over_seeds(tmp_path):
     # std with ddof=1: |0.8 - 0.9| / sqrt(2) = 0.0707; a run without a best epoch shows "-", not nan
     assert lines[4] == "| frozen | 1 | 0.500 | - | 0.5 min |"
     assert lines[5] == "| tuned | 2 | 0.850 ± 0.071 | 0.800 ± 0.141 | 2.0 min |"
+
+
+def test_an_evaluation_row_reads_eval_metrics_and_has_no_time(tmp_path):
+    _run(tmp_path / "single", 0, {"acc": 0.8}, 60)
+    (tmp_path / "ensemble" / "seed0").mkdir(parents=True)
+    (tmp_path / "ensemble" / "seed0" / "eval_metrics.json").write_text(json.dumps({"checkpoint": ["a", "b"],
+                                                                                  "acc": 0.95}))
+    lines = results_table.main(tmp_path, "note.", {"acc": "accuracy"}).splitlines()
+    assert lines[4:] == ["| ensemble | 1 | 0.950 | - |", "| single | 1 | 0.800 | 1.0 min |"]

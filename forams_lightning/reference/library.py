@@ -2,7 +2,7 @@
 
     manifest.json    format + version, species, kNN settings, novelty threshold, preprocessing, the embedder's
                      `_target_` spec, provenance (checkpoint, package version, git commit, creation time)
-    embedder.pt      state dict of backbone + head
+    embedder.pt      state dict of backbone + head (of each member, `members.<i>.*`, for an ensemble)
     index.faiss      exact FAISS index over the reference embeddings
     references.csv   file, species, label of each reference embedding (index order)
 """
@@ -22,17 +22,17 @@ import torch
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify
-from forams_lightning.models.embedder import Embedder
+from forams_lightning.models.embedder import build_embedder
 
 FORMAT = "forams-lightning reference library"
-VERSION = 1
+VERSION = 2  # 2: the embedder may be an ensemble ({"members": [...]}); single-network libraries stay 1
 FILES = ("manifest.json", "embedder.pt", "index.faiss", "references.csv")
 
 
 @dataclass
 class ReferenceLibrary:
-    embedder: Embedder
-    embedder_spec: dict  # {"backbone": {_target_...}, "head": {_target_..., _partial_}, "tta_rotations": int}
+    embedder: torch.nn.Module  # Embedder or EmbeddingEnsemble
+    embedder_spec: dict  # models.embedder.embedder_spec, or {"members": [spec, ...]}
     embeddings: np.ndarray
     labels: np.ndarray
     files: list[str]
@@ -53,7 +53,8 @@ class ReferenceLibrary:
 
     def _described(self) -> dict:
         """The manifest fields the library itself defines (everything else in a manifest is `info`)."""
-        return {"format": FORMAT, "version": VERSION, "species": self.species, "metric": self.metric, "k": self.k,
+        return {"format": FORMAT, "version": 2 if "members" in self.embedder_spec else 1, "species": self.species,
+                "metric": self.metric, "k": self.k,
                 "novelty_threshold": self.threshold, "preprocessing": self.preprocessing,
                 "embedder": self.embedder_spec, "embedding_dim": int(self.embeddings.shape[1]),
                 "n_references": len(self.labels)}
@@ -84,7 +85,6 @@ class ReferenceLibrary:
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ReferenceLibrary:
         import faiss
-        from hydra.utils import instantiate
 
         folder = Path(folder)
         missing = [name for name in FILES if not (folder / name).is_file()]
@@ -97,9 +97,7 @@ class ReferenceLibrary:
                              f"{manifest.get('version')} is not a reference library this version can read "
                              f"(reads version <= {VERSION})")
         spec = manifest["embedder"]
-        backbone = instantiate(spec["backbone"], pretrained=False)  # the weights come from embedder.pt
-        embedder = Embedder(backbone, instantiate(spec["head"])(in_features=backbone.num_features),
-                            spec.get("tta_rotations", 1))
+        embedder = build_embedder(spec)  # the weights come from embedder.pt
         embedder.load_state_dict(torch.load(folder / "embedder.pt", map_location="cpu", weights_only=True))
         index = faiss.read_index(str(folder / "index.faiss"))
         with open(folder / "references.csv", newline="") as f:
