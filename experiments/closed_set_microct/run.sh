@@ -2,14 +2,14 @@
 # Closed set on real micro-CT slices of 5 foram species: train scans 100-300, validation scan 400, test scan 500
 # (split by scan: neighbouring slices are near-duplicates). Rows of results.md.
 # Usage: bash experiments/closed_set_microct/run.sh /path/to/forams_microct [rows...]
-#   (rows, default: frozen paper finetune whitened stages; comparisons: finetune_turns finetune_zoom finetune_long
-#   finetune_224 finetune_ema ensemble_224)
+#   (rows, default: frozen paper finetune ensemble_224 whitened stages; comparisons: finetune_turns finetune_zoom
+#   finetune_long finetune_224 finetune_ema)
 # Env: SEEDS_FINETUNE (default "0 1 2"), SEEDS_PAPER (default "0"), OUT (default logs/closed_set_microct), EXTRA,
 #   ENSEMBLE_SIZE (default 2).
 set -euo pipefail
 ROOT=${1:?path to the forams_microct folder}
 shift
-ROWS=${*:-frozen paper finetune whitened stages}
+ROWS=${*:-frozen paper finetune ensemble_224 whitened stages}
 OUT=${OUT:-logs/closed_set_microct}
 PY=${PY:-python}
 DATA="data=forams_microct data.root=$ROOT logger=csv callbacks.morphospace=null"
