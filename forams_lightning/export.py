@@ -35,10 +35,11 @@ def export(cfg: DictConfig) -> Path:
     return out
 
 
-def build_library(ckpt: str, run_dir: str | None = None, reference_parts=("train",), keep_known: float = 0.95,
-                  k: int | None = None, metric: str | None = None, batch_size: int = 64, num_workers: int = 2,
-                  device: str = "auto"):
-    """(ReferenceLibrary, run folder) of a checkpoint; see the module docstring."""
+def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_parts=("train",),
+                  keep_known: float = 0.95, k: int | None = None, metric: str | None = None, batch_size: int = 64,
+                  num_workers: int = 2, device: str = "auto"):
+    """(ReferenceLibrary, run folder) of a checkpoint, or of a list of them (an ensemble; the run folder is the
+    first member's); see the module docstring."""
     from hydra.utils import instantiate
     from omegaconf import OmegaConf, open_dict
 

@@ -174,7 +174,7 @@ def test_eval_of_an_ensemble_of_one_model_twice_reproduces_that_model(trained_ru
     assert json.loads((tmp_path / "eval_metrics.json").read_text())["checkpoint"] == [str(best)] * 2
 
 
-@pytest.mark.parametrize("change", ["split", "image_size"])
+@pytest.mark.parametrize("change", ["split", "image_size", "run_dir"])
 def test_eval_refuses_an_ensemble_of_runs_on_different_images(trained_run, tmp_path, change):
     from omegaconf import OmegaConf
 
@@ -186,14 +186,16 @@ def test_eval_refuses_an_ensemble_of_runs_on_different_images(trained_run, tmp_p
     if change == "split":
         lines = (other / "split.csv").read_text().splitlines()
         (other / "split.csv").write_text("\n".join([lines[0], *lines[2:]]) + "\n")
-    else:
+    elif change == "image_size":
         config = OmegaConf.load(other / "config.yaml")
         config.data.image_size += 8
         OmegaConf.save(config, other / "config.yaml")
-    expected = "different splits.*other/split.csv" if change == "split" else "differ in data.image_size"
+    expected = {"split": "different splits.*other/split.csv", "image_size": "differ in data.image_size",
+                "run_dir": "run_dir= names one training run"}[change]
+    extra = [f"run_dir={run}"] if change == "run_dir" else []
     with pytest.raises(ValueError, match=expected):
         evaluate(compose_app("eval", [f"ckpt=[{run / metrics['best_checkpoint']},{other / metrics['best_checkpoint']}]",
-                                      "num_workers=0"], tmp_path))
+                                      "num_workers=0", *extra], tmp_path))
 
 
 def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained_run, library, tmp_path):

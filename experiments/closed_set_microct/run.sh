@@ -5,7 +5,7 @@
 #   (rows, default: frozen paper finetune ensemble_224 whitened stages; comparisons: finetune_turns finetune_zoom
 #   finetune_long finetune_224 finetune_ema)
 # Env: SEEDS_FINETUNE (default "0 1 2"), SEEDS_PAPER (default "0"), OUT (default logs/closed_set_microct), EXTRA,
-#   ENSEMBLE_SIZE (default 2).
+#   ENSEMBLE_SIZE (default 2). For ensemble_224, SEEDS_FINETUNE lists ensemble seeds (members 2s, 2s+1).
 set -euo pipefail
 ROOT=${1:?path to the forams_microct folder}
 shift

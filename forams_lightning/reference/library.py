@@ -53,7 +53,7 @@ class ReferenceLibrary:
 
     def _described(self) -> dict:
         """The manifest fields the library itself defines (everything else in a manifest is `info`)."""
-        return {"format": FORMAT, "version": 2 if "members" in self.embedder_spec else 1, "species": self.species,
+        return {"format": FORMAT, "version": VERSION if "members" in self.embedder_spec else 1, "species": self.species,
                 "metric": self.metric, "k": self.k,
                 "novelty_threshold": self.threshold, "preprocessing": self.preprocessing,
                 "embedder": self.embedder_spec, "embedding_dim": int(self.embeddings.shape[1]),
