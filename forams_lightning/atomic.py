@@ -1,4 +1,8 @@
-"""Atomic file writes: a kill during writing leaves the old file or none, never a truncated one."""
+"""Atomic file writes: a kill during writing leaves the old file or none, never a truncated one.
+
+Temporary files and folders from `tempfile` are private (0600 / 0700) and a rename keeps that mode; what is written
+here gets the mode a plain `open()` / `mkdir` would give under the user's umask, so colleagues on a shared server can
+read run folders and reference libraries."""
 
 from __future__ import annotations
 
@@ -15,6 +19,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.chmod(tmp, plain_mode())
         with os.fdopen(fd, "w") as f:
             f.write(text)
             f.flush()
@@ -35,3 +40,10 @@ def atomic_write_csv(path: str | os.PathLike, header: list[str], rows) -> None:
     writer.writerow(header)
     writer.writerows(rows)
     atomic_write_text(path, buffer.getvalue())
+
+
+def plain_mode(directory: bool = False) -> int:
+    """The permission bits a new file (or folder) gets from `open()` (or `mkdir`) under the current umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return (0o777 if directory else 0o666) & ~umask

@@ -13,8 +13,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from forams_lightning.cli import entry_point
+
 log = logging.getLogger(__name__)
-logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
@@ -79,6 +80,7 @@ def _compare_with_run(run_dir: Path, ckpt: Path, metrics: dict[str, float]) -> N
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="eval")
+@entry_point
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

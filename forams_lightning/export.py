@@ -19,8 +19,9 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, ListConfig
 
+from forams_lightning.cli import entry_point
+
 log = logging.getLogger(__name__)
-logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def export(cfg: DictConfig) -> Path:
@@ -46,6 +47,7 @@ def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_p
     from forams_lightning.data.transforms import build_transform
     from forams_lightning.metrics.knn import knn_search
     from forams_lightning.models.embedder import load_embedders
+    from forams_lightning.reference.editing import file_sha1
     from forams_lightning.reference.embedding import embed_files
     from forams_lightning.reference.library import ReferenceLibrary
     from forams_lightning.runs import git_commit, package_version, read_run_configs
@@ -81,13 +83,15 @@ def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_p
 
     library = ReferenceLibrary(
         embedder=embedder, embedder_spec=spec, embeddings=references, labels=labels, files=files,
+        hashes=[file_sha1(f) for f in files],
         species=list(datamodule.species), metric=metric, k=k, threshold=threshold,
         preprocessing={"image_size": int(run.data.image_size),
                        "crop_border": OmegaConf.to_container(crop_border) if crop_border else None,
                        "exif_transpose": exif},
         info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               **_provenance([(c, d) for c, d, _ in runs]), "reference_parts": list(reference_parts),
-              "calibration": {"part": "val", "n_queries": n_calibration, "keep_known": keep_known},
+              "calibration": {"source": "the training run's validation split", "part": "val",
+                              "n_queries": n_calibration, "keep_known": keep_known},
               "package_version": package_version(), "git_commit": git_commit()})
     return library, run_dir
 
@@ -99,6 +103,7 @@ def _provenance(runs: list[tuple[Path, Path]]) -> dict:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")
+@entry_point
 def main(cfg: DictConfig) -> None:
     export(cfg)
 

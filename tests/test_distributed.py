@@ -11,7 +11,7 @@ from forams_lightning.train import train
 
 
 def test_ddp_evaluation_equals_single_process(make_cfg, tmp_path, cache_dir):
-    cfg = make_cfg("+experiment=open_set", "model.backbone.name=resnet18", "data.open_set.folds=3",
+    cfg = make_cfg("+experiment=open_set", "data.open_set.folds=3",
                    "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "callbacks.morphospace=null")
     train(cfg)
     ckpt = tmp_path / json.loads((tmp_path / "metrics.json").read_text())["best_checkpoint"]

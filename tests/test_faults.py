@@ -109,6 +109,36 @@ def test_missing_or_misspelt_root_names_the_key(make_cfg, tmp_path):
         train(cfg)
 
 
+@pytest.mark.parametrize("override,key", [("data.image_size=-5", "data.image_size=-5"),
+                                          ("data.eval_batch_size=0", "data.eval_batch_size=0"),
+                                          ("model.freeze=sometimes", "model.freeze")])
+def test_user_errors_end_with_one_line_naming_the_key(make_cfg, capsys, monkeypatch, override, key):
+    from hydra.errors import InstantiationException
+
+    from forams_lightning.cli import entry_point
+    from forams_lightning.train import train
+
+    monkeypatch.delenv("HYDRA_FULL_ERROR", raising=False)
+    cfg = make_cfg(override)
+    with pytest.raises(SystemExit) as stop:
+        entry_point(train)(cfg)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert stop.value.code == 1 and len(err) == 1 and err[0].startswith("error: ") and key in err[0], err
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")  # the traceback stays reachable
+    with pytest.raises(InstantiationException):
+        entry_point(train)(make_cfg(override))
+
+
+def test_defects_keep_their_traceback(make_cfg, monkeypatch):
+    from forams_lightning.cli import entry_point
+
+    def broken(cfg):
+        return {}["missing"]
+
+    with pytest.raises(KeyError):
+        entry_point(broken)(make_cfg())
+
+
 def test_split_file_that_does_not_match_the_data(tmp_path):
     root = _library(tmp_path / "lib", {"A_a": 8, "B_b": 8})
     _dm(root, tmp_path).setup("fit")

@@ -36,6 +36,22 @@ def test_knn_vote_majority_and_distance_tie_break():
     np.testing.assert_allclose(share, [0.4, 0.6, 0.2])
 
 
+def test_balanced_vote_by_hand():
+    labels = np.array([
+        [0, 0, 1, 1, 1],  # species 0 (2 references) holds both of the 2 nearest: 2/2 beats species 1's 3/5
+        [1, 1, 1, 0, 2],  # species 1 3/5; species 0 and 2 are not within their 2 and 1 nearest: 0
+        [2, 0, 1, 1, 1],  # species 2 (1 reference) is the nearest: 1/1; species 0 1/2; species 1 3/5
+    ])
+    sizes = np.array([2, 40, 1])
+    prediction, share = knn_vote(labels, num_classes=3, class_sizes=sizes)
+    np.testing.assert_array_equal(prediction, [0, 1, 2])
+    np.testing.assert_allclose(share, [0.4, 0.6, 0.2])  # share of the k votes, as in the plain vote
+    big = np.array([9, 9, 9])  # every species has >= k references: the plain majority vote
+    rng = np.random.default_rng(1)
+    many = rng.integers(0, 3, size=(200, 5))
+    np.testing.assert_array_equal(knn_vote(many, 3, big)[0], knn_vote(many, 3)[0])
+
+
 def test_knn_vote_matches_sklearn_classifier_without_ties():
     rng = np.random.default_rng(2)
     labels = rng.integers(0, 3, size=(300, 5))

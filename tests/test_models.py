@@ -26,6 +26,19 @@ def test_pool_replacement_keeps_feature_size(name):
     assert gem(torch.rand(2, 3, 64, 64)).shape == (2, default.num_features)
 
 
+def test_a_list_of_backbones_is_a_feature_ensemble_of_unit_parts():
+    ensemble = Backbone(["efficientnet_lite0", "efficientnet_lite1"], pretrained=True, pool="gem").eval()
+    singles = [Backbone(n, pretrained=True, pool="gem").eval() for n in ("efficientnet_lite0", "efficientnet_lite1")]
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        expected = torch.cat([nn.functional.normalize(b(x), dim=1) for b in singles], 1) / 2**0.5
+        got = ensemble(x)
+    assert ensemble.num_features == 2560 and ensemble.has_pretrained_weights
+    assert torch.allclose(got, expected, atol=1e-6) and torch.allclose(got.norm(dim=1), torch.ones(2))
+    with pytest.raises(ValueError, match="empty list"):
+        Backbone([], pretrained=False)
+
+
 def test_stage_features_are_pooled_normalised_and_concatenated():
     torch.manual_seed(0)
     plain = Backbone("resnet18", source="timm", pretrained=False).eval()
@@ -82,6 +95,17 @@ def test_frozen_parts_do_not_change_in_training(freeze):
     assert torch.equal(bn.running_mean, before[0]) and torch.equal(bn.weight, before[1])
     conv_changed = not torch.equal(module.backbone.net.conv1.weight, before[2])
     assert conv_changed == (freeze == "batchnorm")
+
+
+@pytest.mark.parametrize("pretrained", [True, False])
+def test_freeze_auto_keeps_pretrained_batchnorm_only(pretrained):
+    module = MetricLearningModule(
+        backbone=Backbone("efficientnet_lite0", pretrained=pretrained),
+        head=functools.partial(EmbeddingHead, embedding_dim=8, normalize=True),
+        loss=MetricLearningLoss(None, ce_weight=1.0), optimizer=functools.partial(torch.optim.SGD, lr=0.1),
+        num_classes=3)
+    assert module.freeze == ("batchnorm" if pretrained else "none")
+    assert module.backbone.net.bn1.weight.requires_grad is not pretrained
 
 
 class _Constant(nn.Module):

@@ -47,7 +47,7 @@ def test_withheld_species_never_reach_train_or_val(make_cfg, overrides):
     for sample, part, label in zip(dm.samples, dm.parts, dm.labels):
         assert (part == "unknown_test") == (sample.species in unknown)
         assert (label >= dm.num_classes) == (sample.species in unknown)
-    assert dm.eval_parts("test") == ["train", "test", "unknown_test", "val"]
+    assert dm.eval_parts("test") == ["train", "test", "unknown_test"]
     assert dm.eval_parts("val") == ["train", "val"]
 
 
@@ -60,3 +60,4 @@ def test_radiolaria_class_disjoint_preset(make_cfg):
     assert len({s.species for s, p in zip(dm.samples, dm.parts) if p == "unknown_val"}) == 53
     assert dm.num_classes == 161 and counts["unknown_test"] == 530
     assert dm.eval_parts("val") == ["train", "val", "unknown_val"]
+    assert dm.eval_parts("test") == ["train", "test", "unknown_test", "unknown_val"]

@@ -94,3 +94,31 @@ def test_summary_table_mean_and_std():
     lines = table.splitlines()
     assert lines[0] == "| job | open/x | test/y |"
     assert lines[-1] == "| **mean ± std** (n=2) | 0.600 ± 0.141 | 0.500 ± 0.707 |"
+
+
+def test_neighbour_expansion_by_hand():
+    from forams_lightning.metrics.reranking import neighbour_expansion
+
+    a, b, c = [1.0, 0.0], [0.8, 0.6], [0.0, 1.0]  # cos(a, b) = 0.8, cos(b, c) = 0.6, cos(a, c) = 0
+    unit = lambda v: np.array(v) / np.linalg.norm(v)  # noqa: E731
+    expected = [unit([1 + 0.8**3 * 0.8, 0.8**3 * 0.6]),  # a + 0.8^3 b
+                unit([0.8 + 0.8**3, 0.6]),  # b + 0.8^3 a (a is nearer to b than c)
+                unit([0.6**3 * 0.8, 1 + 0.6**3 * 0.6])]  # c + 0.6^3 b
+    np.testing.assert_allclose(neighbour_expansion(np.array([a, b, c]) * 3, k=1, alpha=3), expected, atol=1e-6)
+    q = [0.6, 0.8]  # a query outside the database: itself (weight 1) + its nearest reference b (cos 0.96)
+    np.testing.assert_allclose(neighbour_expansion(np.array([a, b, c]), k=1, alpha=3, queries=np.array([q])),
+                               [unit([0.6 + 0.96**3 * 0.8, 0.8 + 0.96**3 * 0.6])], atol=1e-6)
+    np.testing.assert_allclose(neighbour_expansion(np.array([a, b]), k=0), [a, b])
+
+
+@pytest.mark.parametrize("linkage", ["ward", "average", "complete"])
+def test_calibrated_cut_finds_the_number_of_species_of_the_calibration_set(linkage):
+    rng = np.random.default_rng(3)
+    calib_x, calib_y = _blobs(rng, n_species=9, per=6, spread=0.05)
+    threshold = calibrate_threshold(calib_x, calib_y, linkage=linkage)
+    assert len(np.unique(agglomerative(calib_x, threshold, linkage=linkage))) == 9
+    x, y = _blobs(rng, n_species=4, per=10, spread=0.05)  # unseen species with the same spread
+    assert cluster_scores(y, agglomerative(x, threshold, linkage=linkage))["k"] == 4
+    big_x, big_y = _blobs(rng, n_species=40, per=10, spread=0.05, dim=64)  # drawn down to whole species
+    cut = calibrate_threshold(big_x, big_y, linkage=linkage, max_items=100)
+    assert len(np.unique(agglomerative(big_x, cut, linkage=linkage))) == 40

@@ -79,7 +79,8 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     (specimens / "empty_folder").mkdir()
 
     out = tmp_path / "identified"
-    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
+    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
+                                                    "vote=majority"], out))
     with open(predictions, newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert len(rows) == len(truth) + 5
@@ -88,7 +89,7 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     for name in ("deep.tif", "alpha.png"):
         assert rows[str(bad / name)]["species"] and not rows[str(bad / name)]["error"], name
     accuracy = np.mean([rows[f]["species"] == s for f, s in truth.items()])
-    # same checkpoint, references, k and metric as the training run's test: same answers (one flip of a tie allowed)
+    # same checkpoint, references, k, metric and vote as the training run's test: same answers (one tie flip allowed)
     assert abs(accuracy - metrics["test/knn_acc"]) <= 1 / len(truth) + 1e-9
     assert {"neighbour_5_species", "neighbour_5_distance", "novel", "vote_share"} <= set(next(iter(rows.values())))
     page = (out / "review.html").read_text()
@@ -215,3 +216,26 @@ def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained
     np.testing.assert_allclose(ensemble.embeddings[:, :dim] * 2**0.5, unit, atol=1e-5)
     assert ensemble.threshold == pytest.approx(single.threshold, abs=1e-4)
     assert ensemble.files == single.files and ensemble.species == single.species
+
+
+def test_identify_with_query_expansion_votes_in_the_expanded_space(library, trained_run, tmp_path):
+    from forams_lightning.metrics.knn import knn_identify
+    from forams_lightning.metrics.reranking import neighbour_expansion
+
+    lib = ReferenceLibrary.load(library)
+    queries = lib.embeddings[:7] + 0.01 * np.random.default_rng(0).normal(size=(7, lib.embeddings.shape[1]))
+    plain, novel = lib.identify(queries)
+    found, novel_expanded = lib.identify(queries, expansion_k=2, expansion_alpha=3.0)
+    references = neighbour_expansion(lib.embeddings, 2, 3.0)
+    expected = knn_identify(references, lib.labels, neighbour_expansion(references, 2, 3.0, queries=queries), lib.k,
+                            "cosine")
+    np.testing.assert_array_equal(found.ids, expected.ids)
+    np.testing.assert_array_equal(novel, novel_expanded)  # the flag keeps the plain distance
+    assert not np.array_equal(found.distances, plain.distances)
+    specimens = tmp_path / "specimens"
+    specimens.mkdir()
+    for path, _ in _test_split(trained_run[0])[:3]:
+        shutil.copy(path, specimens)
+    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
+                                                    "expansion.k=2"], tmp_path / "out"))
+    assert len(predictions.read_text().splitlines()) == 4

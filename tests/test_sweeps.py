@@ -9,7 +9,7 @@ import sys
 
 from omegaconf import OmegaConf
 
-TINY = ["data=synthetic_tiny", "model.backbone.name=resnet18", "logger=none", "trainer=cpu", "trainer.max_epochs=1",
+TINY = ["data=synthetic_tiny", "logger=none", "trainer=cpu", "trainer.max_epochs=1",
         "+trainer.limit_train_batches=2", "data.num_workers=0", "callbacks.rich_progress_bar=null",
         "callbacks.morphospace=null", "+trainer.enable_progress_bar=false"]
 

@@ -23,20 +23,20 @@ for row in $ROWS; do
       trainer.max_epochs=0 scheduler=none callbacks.knn_evaluation.metric=cosine data.image_size=224" ;;
     # The paper's head, CE + 0.01 RTL, hardest negatives, SGD 1e-3, Euclidean 5-NN, on the same offline ImageNet
     # backbone (ImageNet ResNet-50 weights cannot be downloaded here).
-    paper) SEEDS=${SEEDS_PAPER:-0}; ARGS="+experiment=closed_set model.backbone.name=efficientnet_lite0
-      model.backbone.pretrained=true $BUDGET" ;;
-    # This project's fine-tuning recipe (conf/experiment/finetune_pretrained.yaml), chosen on validation scan 400.
-    finetune) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET" ;;
+    paper) SEEDS=${SEEDS_PAPER:-0}; ARGS="+experiment=paper_closed_set model.backbone.name=efficientnet_lite0
+      $BUDGET" ;;
+    # This project's fine-tuning recipe (conf/experiment/closed_set.yaml), chosen on validation scan 400.
+    finetune) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=closed_set $BUDGET" ;;
     # The same with the default ±180° turns (session 3's row: turns hide the slices' informative orientation).
-    finetune_turns) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET
+    finetune_turns) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=closed_set $BUDGET
       data.augment.rotation=180" ;;
     # The same with random zoom by up to 1.3× either way (the shells' slice area varies ~2× between specimens of a
     # species).
-    finetune_zoom) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET
+    finetune_zoom) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=closed_set $BUDGET
       data.augment.scale=0.3" ;;
     # The same at the frozen rows' 224 px (frozen features: 128 px 0.756, 224 px 0.819 on scan 500); ~2.5x the CPU
     # time, so validation runs once, at the end (scan 400 rose from epoch 4 to 8 in every 128 px seed).
-    finetune_224) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET data.image_size=224
+    finetune_224) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=closed_set $BUDGET data.image_size=224
       trainer.check_val_every_n_epoch=8" ;;
     # A deep ensemble of ENSEMBLE_SIZE finetune_224 models (ensemble seed s = member seeds 2s and 2s+1: every model
     # is in one ensemble only), evaluated as one by `forams_lightning.eval ckpt=[...]` (unit embeddings
@@ -54,11 +54,11 @@ for row in $ROWS; do
     # The same, validating and testing an exponential moving average of the weights (decay 0.98, ~50 steps): on the
     # three finetune seeds an ensemble of the three models scored 0.926 on scan 500 against 0.912 for one model (every
     # 3rd slice); weight averaging is the one-model way towards that. It did not help (seeds 0, 1: 0.888, 0.917).
-    finetune_ema) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=finetune_pretrained $BUDGET
+    finetune_ema) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=closed_set $BUDGET
       callbacks=[default,ema]" ;;
     # The same for twice the steps (validation scan 400 still rose from epoch 4 to 8 in all three finetune seeds);
     # it peaked at epoch 8 of 16 and did not raise the test score (one seed): not adopted.
-    finetune_long) SEEDS="0"; ARGS="+experiment=finetune_pretrained $BUDGET trainer.max_epochs=16
+    finetune_long) SEEDS="0"; ARGS="+experiment=closed_set $BUDGET trainer.max_epochs=16
       trainer.check_val_every_n_epoch=8" ;;
     # Frozen 224 px features, embedding layer = learned whitening (LDA-like: 4 = species - 1 dimensions, shrinkage
     # 2.0) of the train scans' features, no gradient steps; dimension and shrinkage chosen on scan 400.

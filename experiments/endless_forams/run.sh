@@ -19,10 +19,9 @@ OPEN="data.open_set.unknown=paper_tail10 data.open_set.folds=null"
 for row in $ROWS; do
   case $row in
     # Karaderi et al.: ResNet-50 ImageNet -> 1000 -> ReLU -> 128, CE + 0.01 RTL, hardest negatives, SGD 1e-3, 5-NN.
-    paper) CLOSED="+experiment=closed_set"; OPENSET="+experiment=open_set $OPEN" ;;
+    paper) CLOSED="+experiment=paper_closed_set"; OPENSET="+experiment=paper_open_set $OPEN" ;;
     # This project: ImageNet EfficientNet-Lite0 fine-tuned with multi-similarity loss, frozen BN, AdamW, cosine 5-NN.
-    finetune) CLOSED="+experiment=finetune_pretrained"
-      OPENSET="+experiment=finetune_pretrained $OPEN" ;;
+    finetune) CLOSED="+experiment=closed_set"; OPENSET="+experiment=open_set $OPEN" ;;
     *) echo "unknown row $row"; exit 2 ;;
   esac
   for seed in $SEEDS; do

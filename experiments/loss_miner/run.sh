@@ -9,8 +9,9 @@ SET=${1:?synthetic or microct}
 OUT=${OUT:-logs/loss_miner}/$SET
 PY=${PY:-python}
 case $SET in
-  synthetic) BASE="logger=csv callbacks.morphospace=null trainer.max_epochs=15 trainer.check_val_every_n_epoch=5" ;;
-  microct) BASE="+experiment=finetune_pretrained model.freeze=backbone data=forams_microct data.root=${2:?micro-CT root}
+  synthetic) BASE="model.backbone.name=resnet18 model.backbone.pretrained=false optimizer.lr=1e-3 data.image_size=64
+    logger=csv callbacks.morphospace=null trainer.max_epochs=15 trainer.check_val_every_n_epoch=5" ;;
+  microct) BASE="+experiment=closed_set model.freeze=backbone data=forams_microct data.root=${2:?micro-CT root}
     logger=csv callbacks.morphospace=null data.image_size=128 +data.sampler.num_batches=25 trainer.max_epochs=8
     trainer.check_val_every_n_epoch=8 optimizer.lr=1e-3" ;;
   *) echo "unknown set $SET"; exit 2 ;;

@@ -1,33 +1,58 @@
 #!/usr/bin/env bash
-# Open-set benchmark on the class-disjoint radiolaria set: the rows of results.md.
-# Usage: bash experiments/open_set_radiolaria/run.sh /path/to/radiolaria [rows...]   (rows: frozen paper whitened)
-# Each run writes OUT/<row>/seed<k>/metrics.json; open/* = the 67 test species (never trained or selected on).
+# Open-set benchmark on the class-disjoint radiolaria set, and the same recipes on other partitions.
+# Usage: bash experiments/open_set_radiolaria/run.sh /path/to/radiolaria [rows...]
+#   rows (default: frozen open_set): frozen paper whitened open_set   -> results.md (the shipped class split)
+#                                    folds_frozen folds_open_set      -> results_folds.md (species-level 5-fold
+#                                                                        partition, fold 0: no val species)
+#                                    tail10_frozen tail10_open_set    -> results_tail10.md (the embedded library,
+#                                                                        the paper's ten withheld species)
+# Each run writes OUT/<table>/<row>/seed<k>/metrics.json; open/* = the withheld species (never trained or selected
+# on). Env: OUT (default logs/open_set_radiolaria), SEEDS (default "0 1 2"; the paper row 1 seed).
 set -euo pipefail
 ROOT=${1:?path to the radiolaria folder}
 shift
-ROWS=${*:-frozen paper whitened}
+ROWS=${*:-frozen open_set}
 OUT=${OUT:-logs/open_set_radiolaria}
-DATA="data=radiolaria data.root=$ROOT logger=csv"
+PY=${PY:-python}
+HERE=$(dirname "$0")
+RADIOLARIA="data=radiolaria data.root=$ROOT logger=csv"
+FOLDS="$RADIOLARIA data.open_set.class_split_column=null data.open_set.folds=5 data.open_set.fold=0"
+TAIL10="logger=csv data.open_set.unknown=paper_tail10 data.open_set.folds=null"
+# ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
+FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.layers=null
+  model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.expansion_k=0"
 for row in $ROWS; do
   case $row in
-    # ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
-    frozen) SEEDS="0 1 2"; ARGS="+experiment=open_set model=efficientnet_lite0 model.head.embedding_dim=null
-      trainer.max_epochs=0 callbacks.knn_evaluation.metric=cosine" ;;
+    frozen) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="$FROZEN $RADIOLARIA" ;;
     # The paper's head (-> 1000 -> ReLU -> 128), CE + 0.01 RTL, hardest negatives, SGD 1e-3, Euclidean, on the same
     # offline ImageNet backbone (ResNet-50 ImageNet weights cannot be downloaded here); 4 epochs (CPU budget),
     # checkpoint selected on the val species.
-    paper) SEEDS="0"; ARGS="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.pretrained=true
-      trainer.max_epochs=4 trainer.check_val_every_n_epoch=2 optimized_metric=open_val/loo_1nn_acc" ;;
-    # The best recipe: frozen backbone + learned whitening fitted on the train species, 4 quarter turns.
-    whitened) SEEDS="0 1 2"; ARGS="+experiment=open_set_whitened" ;;
+    paper) TABLE=shipped; SEEDS=0; ARGS="+experiment=paper_open_set model.backbone.name=efficientnet_lite0
+      trainer.max_epochs=4 trainer.check_val_every_n_epoch=2 optimized_metric=open_val/loo_1nn_acc $RADIOLARIA" ;;
+    # Session 2's best: Lite0 alone, frozen, learned whitening, 4 quarter turns.
+    whitened) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set_whitened $RADIOLARIA" ;;
+    # The best recipe (conf/experiment/open_set.yaml).
+    open_set) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $RADIOLARIA" ;;
+    folds_frozen) TABLE=folds; SEEDS=0; ARGS="$FROZEN $FOLDS" ;;
+    folds_open_set) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $FOLDS" ;;
+    tail10_frozen) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $TAIL10" ;;
+    tail10_open_set) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $TAIL10" ;;
     *) echo "unknown row $row"; exit 2 ;;
   esac
   for seed in $SEEDS; do
-    test -f "$OUT/$row/seed$seed/metrics.json" && continue
-    python -m forams_lightning.train $ARGS $DATA seed=$seed hydra.run.dir="$OUT/$row/seed$seed"
+    test -f "$OUT/$TABLE/$row/seed$seed/metrics.json" && continue
+    $PY -m forams_lightning.train $ARGS seed=$seed hydra.run.dir="$OUT/$TABLE/$row/seed$seed"
   done
 done
-python experiments/results_table.py "$OUT" "test species (67)." "open/loo_1nn_acc=LOO 1-NN acc" \
-  "open/loo_1nn_macro_f1=LOO macro F1" "open/knn_acc=5-NN acc (gallery split)" "open/kmeans_acc=k-means acc" \
-  "open/kmeans_nmi=k-means NMI" "open/kmeans_ari=k-means ARI" "open/agglo_nmi=agglo NMI" \
-  "open/agglo_k=agglo k (true 67)" "open/novelty_auroc=novelty AUROC" > experiments/open_set_radiolaria/results.md
+COLUMNS=("open/loo_1nn_acc=LOO 1-NN acc" "open/loo_1nn_macro_f1=LOO macro F1" "open/knn_acc=5-NN acc (gallery split)"
+  "open/kmeans_acc=k-means acc" "open/kmeans_nmi=k-means NMI" "open/agglo_nmi=Ward NMI (k estimated)"
+  "open/agglo_k=Ward k" "open/k_true=true k" "open/novelty_auroc=novelty AUROC")
+for table in shipped folds tail10; do
+  test -d "$OUT/$table" || continue
+  case $table in
+    shipped) file=results.md; note="radiolaria, test species (67), every choice made on the 53 val species." ;;
+    folds) file=results_folds.md; note="radiolaria, species-level 5-fold partition, fold 0 withheld (no val species)." ;;
+    tail10) file=results_tail10.md; note="embedded library, the paper's ten withheld species (paper_tail10)." ;;
+  esac
+  $PY experiments/results_table.py "$OUT/$table" "$note" "${COLUMNS[@]}" > "$HERE/$file"
+done

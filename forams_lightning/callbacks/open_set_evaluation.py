@@ -8,9 +8,10 @@ import numpy as np
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
 from forams_lightning.data.splits import stratified_split
 from forams_lightning.metrics.classification import identification_scores
-from forams_lightning.metrics.clustering import agglomerative, calibrate_threshold, cluster_scores, kmeans
+from forams_lightning.metrics.clustering import LINKAGES, agglomerative, calibrate_threshold, cluster_scores, kmeans
 from forams_lightning.metrics.knn import knn_identify, knn_search, leave_one_out_nearest
 from forams_lightning.metrics.novelty import novelty_scores
+from forams_lightning.metrics.reranking import neighbour_expansion
 
 
 class OpenSetEvaluation(EmbeddingCollector):
@@ -19,40 +20,56 @@ class OpenSetEvaluation(EmbeddingCollector):
 
     1. `knn_*`: the unknown images split (stratified, seeded) into gallery and queries; k-NN vote (the paper).
     2. `loo_1nn_*`: leave-one-out 1-NN over all unknown images (no gallery split; works for 4-image species).
-    3. `kmeans_*` (k = true number of species) and `agglo_*` (average linkage cut at a distance threshold
-       calibrated on the validation species (``unknown_val`` where the data has them, else the known validation
-       queries), so k is estimated): Hungarian accuracy, macro F1, NMI, ARI, k.
+    3. `kmeans_*` (k = true number of species) and `agglo_*` (hierarchical clustering with `linkage`, cut where a
+       labelled calibration set (the validation species ``unknown_val`` where the data has them, else the known
+       gallery) splits into as many clusters as it has species, so k is estimated: `agglo_k` next to `k_true`):
+       Hungarian accuracy, macro F1, NMI, ARI, k.
     4. novelty: distance to the nearest known gallery item; `auroc` (known test vs unknown queries), `oscr`,
        accuracy of the kept known queries (`novelty_acc_kept`) and share of unknown queries rejected
        (`novelty_unknown_rejected`) at the threshold that keeps `keep_known` (95%) of the known queries.
+
+    `expansion_k` > 0 (cosine metric): before 1-3, every unknown embedding (and every calibration embedding) is
+    replaced by its similarity^`expansion_alpha`-weighted mean with its `expansion_k` nearest neighbours in its own set
+    (`metrics.reranking.neighbour_expansion`, database-side augmentation): unsupervised, it tightens species groups.
     """
 
     def __init__(self, k: int = 5, metric: str = "cosine", seed: int = 0, full_at_val: bool = False,
-                 keep_known: float = 0.95):
+                 keep_known: float = 0.95, expansion_k: int = 0, expansion_alpha: float = 3.0,
+                 linkage: str = "ward"):
         super().__init__()
+        if expansion_k and metric != "cosine":
+            raise ValueError("callbacks.open_set_evaluation.expansion_k needs metric=cosine (it averages unit vectors)")
+        if linkage not in LINKAGES:
+            raise ValueError(f"callbacks.open_set_evaluation.linkage must be one of {LINKAGES} (got {linkage!r})")
         self.k, self.metric, self.seed, self.full_at_val, self.keep_known = k, metric, seed, full_at_val, keep_known
+        self.expansion_k, self.expansion_alpha, self.linkage = expansion_k, expansion_alpha, linkage
 
     def evaluate(self, trainer, pl_module, stage, parts):
         unknown = parts.get(f"unknown_{stage}")
         if unknown is None or len(unknown[0]) < 2:
             return None
-        emb, labels = unknown
+        raw, labels = unknown
+        emb = self._expand(raw)
         scores = self._loo(emb, labels)
-        scores.update(self._clusters("kmeans", emb, labels, kmeans(emb, len(np.unique(labels)), self.seed,
-                                                                 self.metric == "cosine")))
+        scores.update(self._clusters("kmeans", labels, kmeans(emb, len(np.unique(labels)), self.seed,
+                                                              self.metric == "cosine")))
         if stage == "test" or self.full_at_val:
             scores.update(self._gallery_knn(emb, labels))
-            calibration = parts.get("unknown_val", parts.get("val"))
+            calibration = parts.get("unknown_val", parts.get("train"))
             if calibration is not None and len(np.unique(calibration[1])) > 1:
-                threshold = calibrate_threshold(*calibration, cosine=self.metric == "cosine")
+                cosine = self.metric == "cosine"
+                threshold = calibrate_threshold(self._expand(calibration[0]), calibration[1], cosine, self.linkage,
+                                                seed=self.seed)
                 scores["agglo_threshold"] = threshold
-                found = agglomerative(emb, threshold, self.metric == "cosine")
-                scores.update(self._clusters("agglo", emb, labels, found))
+                scores.update(self._clusters("agglo", labels, agglomerative(emb, threshold, cosine, self.linkage)))
             if "train" in parts and stage in parts:
-                scores.update(self._novelty(parts["train"], parts[stage], emb))
+                scores.update(self._novelty(parts["train"], parts[stage], raw))
         scores["k_true"] = float(len(np.unique(labels)))
         prefix = "open" if stage == "test" else "open_val"
         return {f"{prefix}/{k}": v for k, v in scores.items()}
+
+    def _expand(self, emb: np.ndarray) -> np.ndarray:
+        return neighbour_expansion(emb, self.expansion_k, self.expansion_alpha) if self.expansion_k else emb
 
     def _loo(self, emb, labels) -> dict[str, float]:
         prediction = labels[leave_one_out_nearest(emb, self.metric)]
@@ -69,7 +86,7 @@ class OpenSetEvaluation(EmbeddingCollector):
         return {"knn_acc": s["knn_acc"], "knn_macro_f1": s["macro_f1"]}
 
     @staticmethod
-    def _clusters(name, emb, labels, clusters) -> dict[str, float]:
+    def _clusters(name, labels, clusters) -> dict[str, float]:
         return {f"{name}_{k}": v for k, v in cluster_scores(labels, clusters).items()}
 
     def _novelty(self, gallery, known, unknown_emb) -> dict[str, float]:

@@ -33,6 +33,8 @@ from forams_lightning.runs import is_rank_zero
 
 log = logging.getLogger(__name__)
 
+MIN_IMAGE_SIZE = 16  # backbones downsample 32×; smaller inputs fail deep inside them
+
 
 class ForamsDataModule(pl.LightningDataModule):
     """Evaluation loaders, in the order of `eval_parts(stage)`: the gallery (the train split, evaluation
@@ -75,6 +77,10 @@ class ForamsDataModule(pl.LightningDataModule):
         super().__init__()
         if root is None and manifest is None:
             raise ValueError("set data.root (a folder of species folders) or data.manifest (a CSV)")
+        for key, value, least in (("image_size", image_size, MIN_IMAGE_SIZE), ("eval_batch_size", eval_batch_size, 1),
+                                  ("num_workers", num_workers, 0)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"data.{key}={value!r}: must be a whole number >= {least}")
         self.root, self.manifest, self.manifest_columns = root, manifest, manifest_columns or {}
         if synthetic and not isinstance(synthetic, SyntheticSpec):
             synthetic = SyntheticSpec(**synthetic)
@@ -208,10 +214,11 @@ class ForamsDataModule(pl.LightningDataModule):
 
     def eval_parts(self, stage: str) -> list[str]:
         """Names of the evaluation loaders of `stage` ("val" or "test"), in loader order. Open-set tests also embed
-        the validation parts: clustering thresholds are calibrated there, never on test species."""
+        the validation species (where the data has them): clustering cuts are calibrated there, never on test
+        species."""
         wanted = ["train", stage, f"unknown_{stage}"]
-        if stage == "test" and any(p.startswith("unknown_") for p in self.parts):
-            wanted += ["val", "unknown_val"]
+        if stage == "test":
+            wanted.append("unknown_val")
         present = set(self.parts)
         return [p for p in wanted if p in present]
 

@@ -31,21 +31,38 @@ def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "
     return distances, ids
 
 
-def knn_vote(neighbour_labels: np.ndarray, num_classes: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def knn_vote(neighbour_labels: np.ndarray, num_classes: int | None = None,
+             class_sizes: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Majority vote over each row of neighbour labels (sorted nearest first).
 
-    A tie goes to the tied species whose member is nearest. Returns (prediction, vote share of the prediction).
+    A tie goes to the tied species whose member is nearest. Returns (prediction, vote share of the prediction: its
+    votes among the k).
+
+    With `class_sizes` (references per species) the vote is balanced for species with fewer than k references: a
+    species with m = min(k, its references) scores the share of its possible m votes that it gets among the m
+    nearest neighbours. A species known from 2 images wins when both are the 2 nearest, however many references
+    the others have; one known from 1 image when it is the nearest. Where every species has at least k references
+    this is the plain majority vote.
     """
     neighbour_labels = np.asarray(neighbour_labels)
     n, k = neighbour_labels.shape
     num_classes = num_classes or int(neighbour_labels.max()) + 1
+    rows = np.repeat(np.arange(n), k)
     votes = np.zeros((n, num_classes), dtype=np.int64)
-    np.add.at(votes, (np.repeat(np.arange(n), k), neighbour_labels.ravel()), 1)
-    best = votes.max(1, keepdims=True)
-    tied = (votes == best)[np.arange(n)[:, None], neighbour_labels]
+    np.add.at(votes, (rows, neighbour_labels.ravel()), 1)
+    if class_sizes is None:
+        scores = votes / k
+    else:
+        reach = np.clip(np.asarray(class_sizes)[:num_classes], 1, k)  # m per species
+        counted = np.arange(k)[None, :] < reach[neighbour_labels]  # within the species' m nearest
+        within = np.zeros((n, num_classes), dtype=np.int64)
+        np.add.at(within, (rows, neighbour_labels.ravel()), counted.ravel())
+        scores = within / reach
+    best = scores.max(1, keepdims=True)
+    tied = np.isclose(scores, best)[np.arange(n)[:, None], neighbour_labels]
     first = tied.argmax(1)
     prediction = neighbour_labels[np.arange(n), first]
-    return prediction, best[:, 0] / k
+    return prediction, votes[np.arange(n), prediction] / k
 
 
 class Identification(NamedTuple):
@@ -60,12 +77,14 @@ class Identification(NamedTuple):
 
 
 def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.ndarray, k: int = 5,
-                 metric: str = "l2") -> Identification:
-    """Species of each query by a k-NN vote against a labelled gallery."""
+                 metric: str = "l2", balanced: bool = False) -> Identification:
+    """Species of each query by a k-NN vote against a labelled gallery (`balanced`: see `knn_vote`)."""
     distances, ids = knn_search(gallery, queries, k, metric)
-    neighbour_labels = np.asarray(gallery_labels)[ids]
-    prediction, share = knn_vote(neighbour_labels, int(np.max(gallery_labels)) + 1)
-    return Identification(prediction, share, neighbour_labels, distances, ids)
+    gallery_labels = np.asarray(gallery_labels)
+    num_classes = int(np.max(gallery_labels)) + 1
+    sizes = np.bincount(gallery_labels, minlength=num_classes) if balanced else None
+    prediction, share = knn_vote(gallery_labels[ids], num_classes, sizes)
+    return Identification(prediction, share, gallery_labels[ids], distances, ids)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

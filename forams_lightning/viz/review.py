@@ -1,17 +1,27 @@
-"""review.html: one row per identified specimen with its image, the nearest reference images, the vote and the
-novelty flag, least certain first, so an expert checks the machine's work. Static, images embedded: it opens in
-any browser, offline, wherever it is copied."""
+"""review.html: the expert's check of `identify`, and the way the expert's verdicts come back.
+
+One row per specimen, least certain first (novel, then lowest vote share, then farthest): its image, the nearest
+references with their species and distances, the vote and the novelty flag, and a verdict (confirm the voted species,
+correct it, choosing a species of the library or typing a new name, or skip). "Save verdicts" downloads
+`verdicts.csv` (file, species), which `python -m forams_lightning.library add library=DIR images=verdicts.csv` adds
+to the library. Verdicts persist in the browser (localStorage) across pages and reloads.
+
+A whole sample is split into pages of `rows_per_page` (review.html, review-2.html, ...); every image is a small JPEG
+stored once in `review_files/` beside the pages, so the folder opens offline, scales to tens of thousands of
+specimens, and can be zipped and mailed.
+"""
 
 from __future__ import annotations
 
-import base64
+import hashlib
 import html
-import io
-from functools import lru_cache
+import math
 from pathlib import Path
 
 from forams_lightning.atomic import atomic_write_text
 from forams_lightning.data.images import load_rgb
+
+FILES_DIR = "review_files"
 
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -22,7 +32,65 @@ figure { display: inline-block; margin: 0 4px; text-align: center; font-size: 11
 img { display: block; border: 3px solid transparent; }
 .vote img { border-color: #2a8a3e; } .other img { border-color: #c44; }
 .novel { background: #fff3e0; } .flag { color: #b35900; font-weight: bold; }
-.missing { width: 96px; height: 96px; background: #eee; display: flex; align-items: center; justify-content: center; }
+.missing { width: 64px; height: 64px; background: #eee; display: flex; align-items: center; justify-content: center; }
+.verdict label { display: block; margin: 2px 0; white-space: nowrap; }
+.toolbar { position: sticky; top: 0; background: #f5f5f5; padding: 8px; border: 1px solid #ddd; margin: 8px 0; }
+nav a, nav b { margin-right: 6px; }
+#verdicts-csv { white-space: pre; font-size: 11px; color: #555; }
+"""
+
+SCRIPT = r"""
+const KEY = 'forams-review-' + document.body.dataset.review;
+function loadVerdicts() { try { return JSON.parse(localStorage.getItem(KEY) || '{}'); } catch (e) { return {}; } }
+function storeVerdicts() { try { localStorage.setItem(KEY, JSON.stringify(verdicts)); } catch (e) {} }
+let verdicts = loadVerdicts();
+function rowVerdict(row) {
+  const choice = row.querySelector('input[type=radio]:checked').value;
+  if (choice === 'confirm') return row.dataset.species;
+  if (choice === 'correct') return row.querySelector('input.correction').value.trim() || null;
+  return null;
+}
+function update(row) {
+  const species = rowVerdict(row);
+  if (species) { verdicts[row.dataset.file] = species; } else { delete verdicts[row.dataset.file]; }
+  storeVerdicts();
+  showCount();
+}
+function showCount() { document.getElementById('n-verdicts').textContent = Object.keys(verdicts).length; }
+function csvCell(s) { return /[",\n\r]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s; }
+function verdictsCsv() {
+  const rows = Object.entries(verdicts).map(([file, species]) => csvCell(file) + ',' + csvCell(species));
+  return 'file,species\n' + rows.map(r => r + '\n').join('');
+}
+function saveVerdicts() {
+  const csv = verdictsCsv();
+  document.getElementById('verdicts-csv').textContent = csv;
+  const link = document.createElement('a');
+  link.href = URL.createObjectURL(new Blob([csv], {type: 'text/csv'}));
+  link.download = 'verdicts.csv';
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+}
+document.querySelectorAll('tr.specimen').forEach(row => {
+  const saved = verdicts[row.dataset.file];
+  if (saved === row.dataset.species) {
+    row.querySelector('input[value=confirm]').checked = true;
+  } else if (saved) {
+    row.querySelector('input[value=correct]').checked = true;
+    row.querySelector('input.correction').value = saved;
+  }
+  row.querySelectorAll('input[type=radio]').forEach(input => input.addEventListener('change', () => update(row)));
+  row.querySelector('input.correction').addEventListener('input', () => {
+    row.querySelector('input[value=correct]').checked = true;
+    update(row);
+  });
+});
+document.getElementById('save').addEventListener('click', saveVerdicts);
+document.getElementById('clear').addEventListener('click', () => {
+  if (confirm('Forget every verdict of this review?')) { verdicts = {}; storeVerdicts(); location.reload(); }
+});
+showCount();
 """
 
 
@@ -31,50 +99,96 @@ def uncertainty_order(specimen: dict) -> tuple:
     return (not specimen["novel"], specimen["vote_share"], -specimen["distance"])
 
 
-def write_review_html(path: str | Path, specimens: list[dict], failures: list[tuple[str, str]], title: str,
-                      thumbnail_size: int = 128, max_rows: int | None = 1000, exif_transpose: bool = True) -> Path:
-    """`specimens`: dicts with file, species, vote_share, distance, novel, neighbours [{file, species, distance}].
-    `failures`: (file, error) of the files that could not be read."""
+def page_name(page: int) -> str:
+    return "review.html" if page == 1 else f"review-{page}.html"
 
-    @lru_cache(maxsize=4096)
-    def thumb(file: str) -> str:
-        try:
-            img = load_rgb(file, exif_transpose)
-        except Exception:  # noqa: BLE001 - a moved or unreadable reference shows as a grey box, not a crash
-            return '<div class="missing">not found</div>'
-        img.thumbnail((thumbnail_size, thumbnail_size))
-        buffer = io.BytesIO()
-        img.save(buffer, format="JPEG", quality=85)
-        data = base64.b64encode(buffer.getvalue()).decode()
-        return f'<img src="data:image/jpeg;base64,{data}" alt="{html.escape(Path(file).name)}">'
 
+def write_review(folder: str | Path, specimens: list[dict], failures: list[tuple[str, str]], title: str,
+                 species: list[str], thumbnail_size: int = 80, rows_per_page: int = 200,
+                 exif_transpose: bool = True) -> list[Path]:
+    """Writes the review pages into `folder` (review.html first) and their thumbnails into `folder/review_files/`;
+    returns the pages. `specimens`: dicts with file, species, vote_share, distance, novel, neighbours [{file,
+    species, distance}]; `failures`: (file, error) of files that could not be read; `species`: the library's names,
+    offered when correcting."""
+    folder = Path(folder)
+    thumbs = _Thumbnails(folder / FILES_DIR, thumbnail_size, exif_transpose)
     ordered = sorted(specimens, key=uncertainty_order)
-    shown = ordered[:max_rows] if max_rows else ordered
-    rows = []
-    for s in shown:
-        neighbours = "".join(
-            f'<figure class="{"vote" if n["species"] == s["species"] else "other"}">{thumb(n["file"])}'
-            f'<figcaption>{html.escape(n["species"])}<br>d = {n["distance"]:.3f}</figcaption></figure>'
-            for n in s["neighbours"])
-        flag = '<div class="flag">NOVEL? nearest reference beyond threshold</div>' if s["novel"] else ""
-        rows.append(
-            f'<tr class="specimen{" novel" if s["novel"] else ""}"><td>{thumb(s["file"])}</td>'
-            f'<td><b>{html.escape(s["species"])}</b><br>vote {s["vote_share"]:.0%}<br>'
-            f'nearest d = {s["distance"]:.3f}{flag}<br><small>{html.escape(s["file"])}</small></td>'
-            f'<td class="refs">{neighbours}</td></tr>')
-    failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
-    n_novel = sum(s["novel"] for s in specimens)
-    truncated = f"; first {len(shown)} shown (all are in predictions.csv)" if len(shown) < len(ordered) else ""
-    page = (
-        f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{STYLE}</style></head><body><h1>{html.escape(title)}</h1>"
-        f"<p>{len(specimens)} specimens identified, {n_novel} flagged novel, {len(failures)} unreadable. "
-        f"Least certain first{truncated}. "
-        "Green frame: reference of the voted species.</p>"
-        "<table><thead><tr><th>specimen</th><th>identification</th><th>nearest references</th></tr></thead>"
-        f"<tbody>{''.join(rows)}</tbody></table>"
-        + (f"<h2>Unreadable files</h2><ul>{failed}</ul>" if failures else "")
-        + "</body></html>")
-    path = Path(path)
-    atomic_write_text(path, page)
-    return path
+    pages = max(1, math.ceil(len(ordered) / rows_per_page))
+    review_id = hashlib.sha1(f"{folder.resolve()}|{title}|{len(ordered)}".encode()).hexdigest()[:12]
+    summary = (f"{len(specimens)} specimens identified, {sum(s['novel'] for s in specimens)} flagged novel, "
+               f"{len(failures)} unreadable; least certain first, {rows_per_page} a page. Green frame: reference of "
+               "the voted species.")
+    datalist = "".join(f'<option value="{html.escape(name)}">' for name in species)
+    written = []
+    for page in range(1, pages + 1):
+        chunk = ordered[(page - 1) * rows_per_page: page * rows_per_page]
+        rows = "".join(_row(s, (page - 1) * rows_per_page + i, thumbs) for i, s in enumerate(chunk))
+        failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
+        body = (
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)} ({page}/{pages})</title>'
+            f'<style>{STYLE}</style></head><body data-review="{review_id}"><h1>{html.escape(title)}</h1>'
+            f"<p>{summary}</p>{_navigation(page, pages)}"
+            '<div class="toolbar"><button id="save">Save verdicts (CSV)</button> '
+            '<span id="n-verdicts">0</span> verdicts from all pages so far, kept in this browser. '
+            '<button id="clear">Forget them</button> Then: <code>python -m forams_lightning.library add '
+            'library=DIR images=verdicts.csv</code></div>'
+            f'<datalist id="species">{datalist}</datalist>'
+            "<table><thead><tr><th>specimen</th><th>identification</th><th>nearest references</th>"
+            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>{_navigation(page, pages)}"
+            + (f"<h2>Unreadable files</h2><ul>{failed}</ul>" if failures and page == 1 else "")
+            + f'<h2>Saved verdicts</h2><div id="verdicts-csv"></div><script>{SCRIPT}</script></body></html>')
+        path = folder / page_name(page)
+        atomic_write_text(path, body)
+        written.append(path)
+    return written
+
+
+def _row(s: dict, n: int, thumbs: "_Thumbnails") -> str:
+    neighbours = "".join(
+        f'<figure class="{"vote" if nb["species"] == s["species"] else "other"}">{thumbs.img(nb["file"])}'
+        f'<figcaption>{html.escape(nb["species"])}<br>d = {nb["distance"]:.3f}</figcaption></figure>'
+        for nb in s["neighbours"])
+    flag = '<div class="flag">NOVEL? nearest reference beyond threshold</div>' if s["novel"] else ""
+    species = html.escape(s["species"])
+    return (
+        f'<tr class="specimen{" novel" if s["novel"] else ""}" data-file="{html.escape(s["file"])}" '
+        f'data-species="{species}"><td>{thumbs.img(s["file"])}</td>'
+        f'<td><b>{species}</b><br>vote {s["vote_share"]:.0%}<br>nearest d = {s["distance"]:.3f}{flag}'
+        f'<br><small>{html.escape(s["file"])}</small></td><td class="refs">{neighbours}</td>'
+        f'<td class="verdict"><label><input type="radio" name="v{n}" value="confirm"> confirm</label>'
+        f'<label><input type="radio" name="v{n}" value="correct"> correct: '
+        f'<input class="correction" list="species" placeholder="species" size="18"></label>'
+        f'<label><input type="radio" name="v{n}" value="skip" checked> skip</label></td></tr>')
+
+
+def _navigation(page: int, pages: int) -> str:
+    if pages == 1:
+        return ""
+    links = [f"<b>{p}</b>" if p == page else f'<a href="{page_name(p)}">{p}</a>' for p in range(1, pages + 1)]
+    return f"<nav>pages: {''.join(links)}</nav>"
+
+
+class _Thumbnails:
+    """One small JPEG per distinct image, named by a hash of its path, written on first use."""
+
+    def __init__(self, folder: Path, size: int, exif_transpose: bool):
+        self.folder, self.size, self.exif_transpose, self.done = folder, size, exif_transpose, {}
+
+    def img(self, file: str) -> str:
+        if file not in self.done:
+            self.done[file] = self._write(file)
+        name = self.done[file]
+        if name is None:  # a moved or unreadable image shows as a grey box, not a crash
+            return '<div class="missing">not found</div>'
+        return f'<img src="{FILES_DIR}/{name}" alt="{html.escape(Path(file).name)}" loading="lazy">'
+
+    def _write(self, file: str) -> str | None:
+        try:
+            img = load_rgb(file, self.exif_transpose)
+        except Exception:  # noqa: BLE001 - whatever the decoder says, the page goes on
+            return None
+        img.thumbnail((self.size, self.size))
+        name = hashlib.sha1(file.encode()).hexdigest()[:20] + ".jpg"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        img.save(self.folder / name, format="JPEG", quality=75)
+        return name
