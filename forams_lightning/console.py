@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 
 def log_to_files(logger: logging.Logger, level: int, message: str) -> None:
@@ -23,6 +26,35 @@ def log_progress(logger: logging.Logger, message: str) -> None:
         log_to_files(logger, logging.INFO, message)
     else:
         logger.info(message)
+
+
+@contextmanager
+def progress(description: str, total: int, every_s: float = 10.0) -> Iterator[Callable[[int], None]]:
+    """Yields `advance(n)`. A bar where stdout is a terminal; a line every `every_s` seconds (done / total, items/s,
+    time left) that goes to the log file always and to stdout where it is not a terminal (`log_progress`); a final
+    line with the total time and rate."""
+    from rich.progress import Progress
+
+    log = logging.getLogger("forams_lightning.progress")
+    start = last = time.perf_counter()
+    done = 0
+    with Progress(transient=True, disable=not sys.stdout.isatty()) as bar:
+        task = bar.add_task(description, total=total)
+
+        def advance(n: int) -> None:
+            nonlocal done, last
+            done += n
+            bar.advance(task, n)
+            now = time.perf_counter()
+            if now - last >= every_s and done < total:
+                last = now
+                rate = done / (now - start)
+                log_progress(log, f"{description}: {done:,} / {total:,} ({rate:.0f}/s, ~{(total - done) / rate:.0f} s "
+                                  "left)")
+
+        yield advance
+    seconds = time.perf_counter() - start
+    log_progress(log, f"{description}: {done:,} in {seconds:.1f} s ({done / max(seconds, 1e-9):.0f}/s)")
 
 
 def quiet_stack() -> None:

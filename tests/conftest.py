@@ -41,6 +41,16 @@ def compose_app(config_name: str, overrides: list[str], output_dir: Path) -> Dic
     return cfg
 
 
+@pytest.fixture(scope="session", autouse=True)
+def shared_server_umask():
+    """The suite writes under umask 022 (a shared lab server's default), whatever the shell running it has."""
+    import os
+
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
     """One generated tiny library for the whole session."""

@@ -39,6 +39,25 @@ def test_a_list_of_backbones_is_a_feature_ensemble_of_unit_parts():
         Backbone([], pretrained=False)
 
 
+def test_input_scale_shows_each_member_the_image_resized():
+    """Lite1 at its 240 px pretraining size from 224 px data: the member sees the image resized by 240 / 224."""
+    torch.manual_seed(0)
+    plain = Backbone("resnet18", pretrained=False).eval()
+    scaled = Backbone("resnet18", pretrained=False, input_scale=1.5).eval()
+    scaled.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 3, 32, 32)
+    resized = nn.functional.interpolate(x, size=[48, 48], mode="bilinear", align_corners=False, antialias=True)
+    with torch.no_grad():
+        assert torch.allclose(scaled(x), plain(resized), atol=1e-6)
+        assert not torch.allclose(scaled(x), plain(x), atol=1e-3)
+    ensemble = Backbone(["resnet18", "resnet18"], pretrained=False, input_scale=[1.0, 1.5])
+    assert [m.input_scale for m in ensemble.members] == [1.0, 1.5]
+    with pytest.raises(ValueError, match="one factor per backbone"):
+        Backbone(["resnet18"], pretrained=False, input_scale=[1.0, 2.0])
+    with pytest.raises(ValueError, match="positive number"):
+        Backbone("resnet18", pretrained=False, input_scale=0)
+
+
 def test_stage_features_are_pooled_normalised_and_concatenated():
     torch.manual_seed(0)
     plain = Backbone("resnet18", source="timm", pretrained=False).eval()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -96,12 +97,33 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     assert page.count('<tr class="specimen') == len(truth) + 2 and "notes.jpg" in page
 
 
+def test_run_folder_library_and_identify_output_are_readable_by_colleagues(library, trained_run, tmp_path):
+    """Every file gets the mode a plain open() gives under the umask (022 in the suite, see conftest), atomic writes
+    included: a colleague on the same server can read the metrics, the predictions and load the library."""
+    import os
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    expected = plain.stat().st_mode & 0o777
+    assert expected == 0o644
+    out = tmp_path / "identified"
+    identify(compose_app("identify", [f"library={library}", f"images={Path(_test_split(trained_run[0])[0][0]).parent}",
+                                      "num_workers=0", "review.rows_per_page=5"], out))
+    files = [p for folder in (trained_run[0], library, out) for p in folder.rglob("*") if p.is_file()]
+    names = {p.name for p in files}
+    assert {"metrics.json", "run.json", "config.yaml", "split.csv", "predictions.csv", "review.html",
+            "references.csv", "manifest.json", "index.faiss"} <= names
+    modes = {str(p): oct(p.stat().st_mode & 0o777) for p in files if p.stat().st_mode & 0o777 != expected}
+    assert not modes
+    folders = [library, out, *(p for folder in (trained_run[0], library, out) for p in folder.rglob("*") if p.is_dir())]
+    assert all(p.stat().st_mode & 0o755 == 0o755 for p in folders), [str(p) for p in folders]
+    assert os.access(library / "references.csv", os.R_OK)
+
+
 def test_review_sorts_least_certain_first():
-    a = {"novel": False, "vote_share": 1.0, "distance": 0.1}
-    b = {"novel": False, "vote_share": 0.6, "distance": 0.1}
-    c = {"novel": False, "vote_share": 0.6, "distance": 0.3}
-    d = {"novel": True, "vote_share": 1.0, "distance": 0.9}
-    assert sorted([a, b, c, d], key=uncertainty_order) == [d, c, b, a]
+    # a: certain; b, c: split votes, c farther; d: novel
+    novel, share, distance = [False, False, False, True], [1.0, 0.6, 0.6, 1.0], [0.1, 0.1, 0.3, 0.9]
+    assert uncertainty_order(novel, share, distance).tolist() == [3, 2, 1, 0]
 
 
 def test_identify_names_missing_inputs(library, tmp_path):
@@ -239,3 +261,65 @@ def test_identify_with_query_expansion_votes_in_the_expanded_space(library, trai
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
                                                     "expansion.k=2"], tmp_path / "out"))
     assert len(predictions.read_text().splitlines()) == 4
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
+def test_review_of_a_whole_sample_is_paged_small_and_opens_fast(library, trained_run, tmp_path):
+    """2,000 specimens: pages of 200 rows, thumbnails stored once beside them, every page reachable, the first page
+    small and quick to open in headless Chromium; predictions.csv complete, written while identifying."""
+    import time
+
+    sources = [src for src, _ in _test_split(trained_run[0])]
+    specimens = tmp_path / "sample"
+    specimens.mkdir()
+    for i in range(2000):
+        shutil.copy(sources[i % len(sources)], specimens / f"{i:05d}.jpg")
+    out = tmp_path / "identified"
+    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
+                                                    "batch_size=128"], out))
+    assert len(predictions.read_text().splitlines()) == 2001 and not list(out.glob(".predictions*"))
+    pages = sorted(out.glob("review*.html"))
+    assert len(pages) == 10 and all(p.read_text().count('<tr class="specimen') == 200 for p in pages)
+    assert 'href="review-10.html"' in (out / "review.html").read_text()
+    thumbs = list((out / "review_files").glob("*.jpg"))
+    references = set().union(*(set(re.findall(r"review_files/[0-9a-f]+\.jpg", p.read_text())) for p in pages))
+    assert len(thumbs) == len(references) <= 2000 + len(ReferenceLibrary.load(library).files)
+    on_first = set(re.findall(r"review_files/[0-9a-f]+\.jpg", (out / "review.html").read_text()))
+    first_page = (out / "review.html").stat().st_size + sum((out / t).stat().st_size for t in on_first)
+    assert first_page < 3 * 2**20
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             f"--user-data-dir={tmp_path / 'p'}"]
+    start = time.perf_counter()
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", (out / "review.html").as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    assert time.perf_counter() - start < 10 and dom.count('class="specimen') == 200
+
+
+@pytest.mark.slow
+def test_identify_memory_stays_flat_however_large_the_sample(library, tmp_path):
+    """20,000 small images take about the memory of 2,000: predictions stream to disk as they are computed and the
+    review keeps a few numbers per specimen (a real sample is 10k-500k specimens)."""
+    import subprocess
+    import sys
+
+    runner = ("import resource, runpy, sys\n"
+              "sys.argv = sys.argv[1:]\n"
+              "try:\n"
+              "    runpy.run_module('forams_lightning.identify', run_name='__main__')\n"
+              "finally:\n"
+              "    print('peak_kib', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n")
+    rng = np.random.default_rng(0)
+    peaks = {}
+    for n in (2_000, 20_000):
+        sample = tmp_path / f"sample_{n}"
+        sample.mkdir()
+        for i in range(n):
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(sample / f"{i:06d}.png")
+        out = tmp_path / f"out_{n}"
+        done = subprocess.run([sys.executable, "-c", runner, "identify", f"library={library}", f"images={sample}",
+                               "num_workers=0", "batch_size=256", f"hydra.run.dir={out}"],
+                              capture_output=True, text=True, check=True)
+        peaks[n] = int(re.search(r"peak_kib (\d+)", done.stderr).group(1)) / 1024
+        assert len((out / "predictions.csv").read_text().splitlines()) == n + 1
+        assert f"{n} identified" in (out / "identify.log").read_text()
+    assert peaks[20_000] - peaks[2_000] < 100, peaks

@@ -10,7 +10,7 @@ import sys
 from omegaconf import OmegaConf
 
 TINY = ["data=synthetic_tiny", "logger=none", "trainer=cpu", "trainer.max_epochs=1",
-        "+trainer.limit_train_batches=2", "data.num_workers=0", "callbacks.rich_progress_bar=null",
+        "+trainer.limit_train_batches=2", "callbacks.rich_progress_bar=null",
         "callbacks.morphospace=null", "+trainer.enable_progress_bar=false"]
 
 
@@ -23,7 +23,7 @@ def _multirun(tmp_path, cache_dir, *overrides):
 
 
 def test_optuna_sweep_runs_trials_and_tabulates_them(tmp_path, cache_dir):
-    jobs = _multirun(tmp_path, cache_dir, "hparams_search=optuna", "hydra.sweeper.n_trials=2",
+    jobs = _multirun(tmp_path, cache_dir, "data.num_workers=0", "hparams_search=optuna", "hydra.sweeper.n_trials=2",
                      "hydra.sweeper.sampler.n_startup_trials=2")
     assert len(jobs) == 2
     trials = [OmegaConf.to_container(OmegaConf.load(j.parent / ".hydra" / "overrides.yaml")) for j in jobs]
@@ -36,9 +36,23 @@ def test_optuna_sweep_runs_trials_and_tabulates_them(tmp_path, cache_dir):
 
 
 def test_joblib_launcher_runs_jobs_in_parallel_processes(tmp_path, cache_dir):
-    jobs = _multirun(tmp_path, cache_dir, "hydra/launcher=parallel", "seed=0,1", "logger=wandb")
+    # With loader workers: joblib's loky processes make 'loky' the default start method (workers must then pickle).
+    jobs = _multirun(tmp_path, cache_dir, "hydra/launcher=parallel", "seed=0,1", "logger=wandb", "data.num_workers=2")
     assert [json.loads(j.read_text())["seed"] for j in jobs] == [0, 1]
     for job in jobs:  # offline wandb runs of one sweep share a group named after the sweep folder
         run = next(job.parent.glob("wandb/offline-run-*/run-*.wandb")).read_bytes()
         assert f"train-{tmp_path.name}".encode() in run and f"train#{job.parent.name}".encode() in run
     assert (tmp_path / "summary.md").read_text().splitlines()[-1].startswith("| **mean ± std** (n=2)")
+
+
+def test_optuna_study_in_sqlite_resumes(tmp_path, cache_dir):
+    """A persistent study: 2 trials into an SQLite file, then the same study resumed with 1 more finds 3."""
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 'optuna.db'}"
+    common = ["data.num_workers=0", "hparams_search=optuna", "hydra.sweeper.sampler.n_startup_trials=2",
+              f"hydra.sweeper.storage={storage}", "hydra.sweeper.study_name=resumable"]
+    _multirun(tmp_path / "first", cache_dir, *common, "hydra.sweeper.n_trials=2")
+    _multirun(tmp_path / "second", cache_dir, *common, "hydra.sweeper.n_trials=1")
+    trials = optuna.load_study(study_name="resumable", storage=storage).trials
+    assert len(trials) == 3 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)

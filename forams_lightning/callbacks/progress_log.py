@@ -18,11 +18,17 @@ class EpochProgressLog(pl.Callback):
     fit started, and the time the remaining epochs would take at the mean pace so far.
 
     The line always reaches the run's log file (Hydra's `train.log`); it reaches stdout only where stdout is not a
-    terminal (nohup, SLURM, CI), since a terminal shows the progress bar and would be garbled by it."""
+    terminal (nohup, SLURM, CI), since a terminal shows the progress bar and would be garbled by it.
 
-    def __init__(self, metrics: list[str] | tuple[str, ...] = ("train/loss_epoch", "val/knn_acc")):
-        self.metrics = list(metrics)
+    Evaluation passes longer than `every_s` (a test of several thousand images with test-time rotations, a run with
+    no training epochs) also get a line every `every_s` seconds: ``test: 12/40 batches | left ~3m10s``."""
+
+    def __init__(self, metrics: list[str] | tuple[str, ...] = ("train/loss_epoch", "val/knn_acc"),
+                 every_s: float = 30.0):
+        self.metrics, self.every_s = list(metrics), every_s
         self._start, self._first_epoch = 0.0, 0
+        self._eval_start = self._eval_last = 0.0
+        self._eval_done = 0
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._start, self._first_epoch = time.perf_counter(), trainer.current_epoch
@@ -39,6 +45,26 @@ class EpochProgressLog(pl.Callback):
         if total and total > 0:
             fields.append(f"left ~{_duration(elapsed / (epoch - self._first_epoch) * (total - epoch))}")
         log_progress(log, " | ".join(fields))
+
+
+    def _eval_epoch_start(self, trainer, pl_module) -> None:
+        self._eval_start = self._eval_last = time.perf_counter()
+        self._eval_done = 0
+
+    on_validation_epoch_start = on_test_epoch_start = _eval_epoch_start
+
+    def _eval_batch_end(self, trainer, *_args, **_kwargs) -> None:
+        self._eval_done += 1
+        now = time.perf_counter()
+        if trainer.sanity_checking or not trainer.is_global_zero or now - self._eval_last < self.every_s:
+            return
+        self._eval_last = now
+        stage = "test" if trainer.testing else "val"
+        total = int(sum(trainer.num_test_batches if trainer.testing else trainer.num_val_batches))
+        left = (now - self._eval_start) / self._eval_done * max(total - self._eval_done, 0)
+        log_progress(log, f"{stage}: {self._eval_done}/{total} batches | left ~{_duration(left)}")
+
+    on_validation_batch_end = on_test_batch_end = _eval_batch_end
 
 
 def _duration(seconds: float) -> str:

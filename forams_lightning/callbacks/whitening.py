@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from forams_lightning.console import progress
 from forams_lightning.models.whitening import fit_whitening
 
 log = logging.getLogger(__name__)
@@ -36,12 +37,13 @@ class WhiteningInit(pl.Callback):
         features, labels = [], []
         was_training = pl_module.training
         pl_module.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), progress("whitening: training images", len(loader.dataset)) as advance:
             for images, y, _ in loader:
                 images = dm.as_float(images.to(pl_module.device))
                 for k in range(self.rotations):
                     features.append(pl_module.backbone(torch.rot90(images, k, (2, 3))).float().cpu().numpy())
                     labels.append(y.numpy())
+                advance(len(y))
         pl_module.train(was_training)
         features, labels = np.concatenate(features), np.concatenate(labels)
         mean, projection = fit_whitening(features, labels if self.supervised else None, project.out_features,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -294,8 +295,12 @@ class ForamsDataModule(pl.LightningDataModule):
 
     def _loader_options(self) -> dict:
         pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
-        return dict(num_workers=self.num_workers, pin_memory=pin,
-                    persistent_workers=self.num_workers > 0)
+        # Workers are forked where the OS allows (torch's own default on Linux, made explicit): in a process started
+        # by joblib's loky (hydra/launcher=parallel) the default start method is 'loky', under which the workers'
+        # arguments must pickle, and Lightning's do not.
+        fork = self.num_workers > 0 and sys.platform.startswith("linux")
+        return dict(num_workers=self.num_workers, pin_memory=pin, persistent_workers=self.num_workers > 0,
+                    multiprocessing_context="fork" if fork else None)
 
     def _relative(self, path: str) -> str:
         return os.path.relpath(path, self.root) if self.root else path

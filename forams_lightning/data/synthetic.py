@@ -274,10 +274,15 @@ def render(morph: Morphology, rng: np.random.Generator, size: int, difficulty: f
     return Image.fromarray(arr)
 
 
-def generate_library(root: str | os.PathLike, spec: SyntheticSpec) -> Path:
+PARALLEL_FROM = 2_000  # 96-px image equivalents: below this, starting worker processes costs more than it saves
+
+
+def generate_library(root: str | os.PathLike, spec: SyntheticSpec, workers: int | None = None) -> Path:
     """Write the library of `spec` into `root` unless a complete one is there already; returns `root`.
 
     The folder is filled in a temporary sibling and renamed at the end, so an interrupted run leaves no half library.
+    Larger libraries (`PARALLEL_FROM`) are drawn by `workers` processes (default: every CPU core); every image has its
+    own random generator, so the result does not depend on how the work is shared.
     """
     root = Path(root)
     marker = root / "_synthetic.json"
@@ -290,14 +295,29 @@ def generate_library(root: str | os.PathLike, spec: SyntheticSpec) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=root.name + ".", dir=root.parent))
     try:
         tmp.chmod(plain_mode(directory=True))
+        jobs = []
         for s, ((name, morph), count) in enumerate(zip(species_catalogue(spec), spec.counts())):
             folder = tmp / f"{s} - {name}" / "images"
             folder.mkdir(parents=True)
-            for j in range(count):
-                img = render(morph, np.random.default_rng([spec.seed, s, j]), spec.image_size, spec.difficulty)
-                img.save(folder / f"{s:02d}_{j:05d}.jpg", quality=92)
+            jobs += [(folder, morph, spec, s, range(j, min(j + 200, count))) for j in range(0, count, 200)]
+        work = sum(spec.counts()) * (spec.image_size / 96) ** 2
+        if work >= PARALLEL_FROM and (workers or os.cpu_count() or 1) > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(workers) as pool:
+                list(pool.map(_render_images, jobs))
+        else:
+            for job in jobs:
+                _render_images(job)
         (tmp / "_synthetic.json").write_text(json.dumps({"digest": spec.digest(), "spec": asdict(spec)}, indent=1))
         os.replace(tmp, root)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return root
+
+
+def _render_images(job) -> None:
+    folder, morph, spec, s, indices = job
+    for j in indices:
+        img = render(morph, np.random.default_rng([spec.seed, s, j]), spec.image_size, spec.difficulty)
+        img.save(folder / f"{s:02d}_{j:05d}.jpg", quality=92)

@@ -40,10 +40,15 @@ class Backbone(nn.Module):
 
     A list of names is a feature ensemble: every network gets the same options and sees the same image, and their
     features, each L2-normalised, are concatenated and scaled by 1/sqrt(networks) (unit length: every network weighs
-    the same). Networks pretrained on different data err differently (unseen radiolaria species, issue 17)."""
+    the same). Networks pretrained on different data err differently (unseen radiolaria species, issue 17).
+
+    `input_scale` resizes the image by that factor before the network (one per network for an ensemble), so that
+    each member sees it at its own pretraining resolution: EfficientNet-Lite0 was trained at 224 px, Lite1 at 240,
+    Lite2 at 260 (``[1.0, 1.0714]`` with 224 px data)."""
 
     def __init__(self, name: str | list[str] = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
-                 pool: str = "default", channels_last: bool | str = "auto", layers: list[int] | None = None):
+                 pool: str = "default", channels_last: bool | str = "auto", layers: list[int] | None = None,
+                 input_scale: float | list[float] = 1.0):
         super().__init__()
         if pretrained not in (True, False, "auto"):
             raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")
@@ -54,12 +59,18 @@ class Backbone(nn.Module):
             self.name = [str(n) for n in name]
             if not self.name:
                 raise ValueError("model.backbone.name: an empty list of backbones")
-            self.members = nn.ModuleList(Backbone(n, pretrained, source, pool, channels_last, layers)
-                                         for n in self.name)
+            scales = [input_scale] * len(self.name) if isinstance(input_scale, (int, float)) else list(input_scale)
+            if len(scales) != len(self.name):
+                raise ValueError(f"model.backbone.input_scale={scales}: one factor per backbone of {self.name}")
+            self.members = nn.ModuleList(Backbone(n, pretrained, source, pool, channels_last, layers, scale)
+                                         for n, scale in zip(self.name, scales))
             self.num_features = sum(m.num_features for m in self.members)
             self.has_pretrained_weights = all(m.has_pretrained_weights for m in self.members)
             return
         self.name = name
+        if not isinstance(input_scale, (int, float)) or input_scale <= 0:
+            raise ValueError(f"model.backbone.input_scale must be a positive number (got {input_scale!r})")
+        self.input_scale = float(input_scale)
         # Each loader returns (network, input mean, input std, whether pretrained weights were loaded).
         if name in OFFLINE_EFFICIENTNETS:
             self.net, mean, std, loaded = _efficientnet_lite(name, pretrained)
@@ -88,6 +99,9 @@ class Backbone(nn.Module):
         if self.members is not None:
             parts = [F.normalize(member(x).flatten(1), dim=1) for member in self.members]
             return torch.cat(parts, 1) / math.sqrt(len(parts))
+        if self.input_scale != 1.0:
+            size = [round(side * self.input_scale) for side in x.shape[-2:]]
+            x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True)
         x = (x - self.mean) / self.std
         if self.channels_last is True:
             x = x.contiguous(memory_format=torch.channels_last)

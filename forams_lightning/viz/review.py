@@ -16,7 +16,10 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from forams_lightning.atomic import atomic_write_text
 from forams_lightning.data.images import load_rgb
@@ -94,28 +97,29 @@ showCount();
 """
 
 
-def uncertainty_order(specimen: dict) -> tuple:
-    """Novel specimens first, then by ascending vote share, then by descending distance to the nearest reference."""
-    return (not specimen["novel"], specimen["vote_share"], -specimen["distance"])
+def uncertainty_order(novel: np.ndarray, vote_share: np.ndarray, distance: np.ndarray) -> np.ndarray:
+    """Indices, least certain first: novel specimens, then by ascending vote share, then by descending distance to
+    the nearest reference."""
+    return np.lexsort((-np.asarray(distance), np.asarray(vote_share), ~np.asarray(novel, bool)))
 
 
 def page_name(page: int) -> str:
     return "review.html" if page == 1 else f"review-{page}.html"
 
 
-def write_review(folder: str | Path, specimens: list[dict], failures: list[tuple[str, str]], title: str,
-                 species: list[str], thumbnail_size: int = 80, rows_per_page: int = 200,
+def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[tuple[str, str]], title: str,
+                 species: list[str], n_novel: int, thumbnail_size: int = 80, rows_per_page: int = 200,
                  exif_transpose: bool = True) -> list[Path]:
     """Writes the review pages into `folder` (review.html first) and their thumbnails into `folder/review_files/`;
-    returns the pages. `specimens`: dicts with file, species, vote_share, distance, novel, neighbours [{file,
-    species, distance}]; `failures`: (file, error) of files that could not be read; `species`: the library's names,
-    offered when correcting."""
+    returns the pages. `specimens`: in the order to show (`uncertainty_order`), a sequence read page by page (slices)
+    of dicts with file, species, vote_share, distance, novel, neighbours [{file, species, distance}]; `failures`:
+    (file, error) of files that could not be read; `species`: the library's names, offered when correcting."""
     folder = Path(folder)
     thumbs = _Thumbnails(folder / FILES_DIR, thumbnail_size, exif_transpose)
-    ordered = sorted(specimens, key=uncertainty_order)
+    ordered = specimens
     pages = max(1, math.ceil(len(ordered) / rows_per_page))
     review_id = hashlib.sha1(f"{folder.resolve()}|{title}|{len(ordered)}".encode()).hexdigest()[:12]
-    summary = (f"{len(specimens)} specimens identified, {sum(s['novel'] for s in specimens)} flagged novel, "
+    summary = (f"{len(specimens)} specimens identified, {n_novel} flagged novel, "
                f"{len(failures)} unreadable; least certain first, {rows_per_page} a page. Green frame: reference of "
                "the voted species.")
     datalist = "".join(f'<option value="{html.escape(name)}">' for name in species)
