@@ -59,12 +59,14 @@ def progress(description: str, total: int, every_s: float = 10.0) -> Iterator[Ca
 
 def quiet_stack() -> None:
     """Silence what the stack prints that tells a user nothing: faiss's list of SIMD variants it failed to load,
-    Lightning's litlogger advertisement, a deprecation inside Lightning's own `_pytree` helper and UMAP's note
-    that a seed makes it single-threaded."""
+    Lightning's litlogger advertisement, a deprecation inside Lightning's own `_pytree` helper, UMAP's note
+    that a seed makes it single-threaded and Lightning's note that a frozen-feature run has no optimiser."""
     logging.getLogger("faiss.loader").setLevel(logging.WARNING)
     logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(_drop_advertisements)
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message=r"n_jobs value .* overridden")  # UMAP, seeded on purpose
+    # a run of frozen features (nothing trainable, max_epochs=0) has no optimiser on purpose
+    warnings.filterwarnings("ignore", message=r".*configure_optimizers` returned `None`")
 
 
 def _drop_advertisements(record: logging.LogRecord) -> bool:

@@ -148,6 +148,10 @@ def test_review_html_renders_in_headless_chromium(library, trained_run, tmp_path
     flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'p'}"]
     dom = subprocess.run(["chromium", *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
     assert dom.count('class="specimen') == 6
+    # the page's script builds each row's verdict controls and path line (not stored in the file: size)
+    table = dom.split("<tbody>")[1].split("</tbody>")[0]
+    assert table.count('type="radio"') == 18 and table.count('class="correction"') == 6
+    assert f"<small>{specimens / '0.jpg'}</small>" in table
     shot = tmp_path / "shot.png"
     subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", page],
                    capture_output=True, timeout=120)

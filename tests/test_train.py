@@ -90,6 +90,17 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     assert 0 <= metrics["open/novelty_auroc"] <= 1
 
 
+def test_frozen_features_are_scored_without_an_optimiser(make_cfg, tmp_path):
+    """The frozen-feature baseline (nothing trainable): scored with 0 epochs; asked to train, it says why it cannot."""
+    frozen = ["+experiment=open_set", "model.backbone.name=efficientnet_lite0", "model.backbone.layers=null",
+              "model.head.embedding_dim=null", "model.tta_rotations=1", "callbacks=default",
+              "callbacks.open_set_evaluation.expansion_k=0", "data.open_set.folds=3"]
+    train(make_cfg(*frozen))
+    assert "open/loo_1nn_acc" in json.loads((tmp_path / "metrics.json").read_text())
+    with pytest.raises(ValueError, match="nothing to train"):
+        train(make_cfg(*frozen, "trainer.max_epochs=1"))
+
+
 def test_fold_multirun_writes_summary_table(tmp_path, cache_dir):
     import subprocess
     import sys

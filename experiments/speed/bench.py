@@ -283,6 +283,9 @@ def main() -> None:
         args.steps, args.warmup, args.repeats, args.loading_batches = 8, 2, 1, 5
     skip = {s for s in args.skip.split(",") if s}
     os.environ.setdefault("FORAMS_OFFLINE", "1")
+    from forams_lightning.console import quiet_stack
+
+    quiet_stack()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     overrides += ["model.compile=true"] if args.compile else []

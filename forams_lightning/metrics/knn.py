@@ -27,7 +27,7 @@ def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "
         index = faiss.IndexFlatL2(gallery.shape[1])
     index.add(gallery)
     scores, ids = index.search(queries, k)
-    distances = 1.0 - scores if metric == "cosine" else np.sqrt(np.maximum(scores, 0))
+    distances = np.maximum(1.0 - scores, 0) if metric == "cosine" else np.sqrt(np.maximum(scores, 0))  # no -0.000
     return distances, ids
 
 

@@ -130,7 +130,13 @@ class MetricLearningModule(pl.LightningModule):
         lr = self.optimizer_factory.keywords.get("lr", 1e-3)
         groups = [{"params": [p for p in backbone if p.requires_grad], "lr": lr * self.backbone_lr_scale},
                   {"params": rest, "lr": lr}]
-        optimizer = self.optimizer_factory(params=[g for g in groups if g["params"]])
+        groups = [g for g in groups if g["params"]]
+        if not groups:
+            if self.trainer.max_epochs == 0:
+                return None  # features scored as they are (a frozen baseline): nothing to optimise, no epoch to run
+            raise ValueError("nothing to train: model.freeze=backbone with model.head.embedding_dim=null leaves no "
+                             "trainable parameter (trainer.max_epochs=0 scores the features as they are)")
+        optimizer = self.optimizer_factory(params=groups)
         if self.scheduler_factory is None:
             return optimizer
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer=optimizer),

@@ -75,7 +75,17 @@ function saveVerdicts() {
   link.click();
   link.remove();
 }
-document.querySelectorAll('tr.specimen').forEach(row => {
+// The verdict controls and the full path are built here, not written into every row: a page of a large sample
+// stays about 1 KB a specimen.
+const VERDICT = '<label><input type="radio" name="NAME" value="confirm"> confirm</label>' +
+  '<label><input type="radio" name="NAME" value="correct"> correct: ' +
+  '<input class="correction" list="species" placeholder="species" size="18"></label>' +
+  '<label><input type="radio" name="NAME" value="skip" checked> skip</label>';
+document.querySelectorAll('tr.specimen').forEach((row, i) => {
+  row.querySelector('td.verdict').innerHTML = VERDICT.replace(/NAME/g, 'v' + i);
+  const path = document.createElement('small');
+  path.textContent = row.dataset.file;
+  row.cells[1].append(document.createElement('br'), path);
   const saved = verdicts[row.dataset.file];
   if (saved === row.dataset.species) {
     row.querySelector('input[value=confirm]').checked = true;
@@ -108,7 +118,7 @@ def page_name(page: int) -> str:
 
 
 def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[tuple[str, str]], title: str,
-                 species: list[str], n_novel: int, thumbnail_size: int = 80, rows_per_page: int = 200,
+                 species: list[str], n_novel: int, thumbnail_size: int = 64, rows_per_page: int = 200,
                  exif_transpose: bool = True) -> list[Path]:
     """Writes the review pages into `folder` (review.html first) and their thumbnails into `folder/review_files/`;
     returns the pages. `specimens`: in the order to show (`uncertainty_order`), a sequence read page by page (slices)
@@ -126,7 +136,7 @@ def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[t
     written = []
     for page in range(1, pages + 1):
         chunk = ordered[(page - 1) * rows_per_page: page * rows_per_page]
-        rows = "".join(_row(s, (page - 1) * rows_per_page + i, thumbs) for i, s in enumerate(chunk))
+        rows = "".join(_row(s, thumbs) for s in chunk)
         failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
         body = (
             f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)} ({page}/{pages})</title>'
@@ -147,9 +157,9 @@ def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[t
     return written
 
 
-def _row(s: dict, n: int, thumbs: "_Thumbnails") -> str:
+def _row(s: dict, thumbs: "_Thumbnails") -> str:
     neighbours = "".join(
-        f'<figure class="{"vote" if nb["species"] == s["species"] else "other"}">{thumbs.img(nb["file"])}'
+        f'<figure class="{"vote" if nb["species"] == s["species"] else "other"}">{thumbs.img(nb["file"], alt=False)}'
         f'<figcaption>{html.escape(nb["species"])}<br>d = {nb["distance"]:.3f}</figcaption></figure>'
         for nb in s["neighbours"])
     flag = '<div class="flag">NOVEL? nearest reference beyond threshold</div>' if s["novel"] else ""
@@ -157,12 +167,8 @@ def _row(s: dict, n: int, thumbs: "_Thumbnails") -> str:
     return (
         f'<tr class="specimen{" novel" if s["novel"] else ""}" data-file="{html.escape(s["file"])}" '
         f'data-species="{species}"><td>{thumbs.img(s["file"])}</td>'
-        f'<td><b>{species}</b><br>vote {s["vote_share"]:.0%}<br>nearest d = {s["distance"]:.3f}{flag}'
-        f'<br><small>{html.escape(s["file"])}</small></td><td class="refs">{neighbours}</td>'
-        f'<td class="verdict"><label><input type="radio" name="v{n}" value="confirm"> confirm</label>'
-        f'<label><input type="radio" name="v{n}" value="correct"> correct: '
-        f'<input class="correction" list="species" placeholder="species" size="18"></label>'
-        f'<label><input type="radio" name="v{n}" value="skip" checked> skip</label></td></tr>')
+        f'<td><b>{species}</b><br>vote {s["vote_share"]:.0%}<br>nearest d = {s["distance"]:.3f}{flag}</td>'
+        f'<td class="refs">{neighbours}</td><td class="verdict"></td></tr>')  # verdict, path: SCRIPT
 
 
 def _navigation(page: int, pages: int) -> str:
@@ -178,13 +184,13 @@ class _Thumbnails:
     def __init__(self, folder: Path, size: int, exif_transpose: bool):
         self.folder, self.size, self.exif_transpose, self.done = folder, size, exif_transpose, {}
 
-    def img(self, file: str) -> str:
+    def img(self, file: str, alt: bool = True) -> str:
         if file not in self.done:
             self.done[file] = self._write(file)
         name = self.done[file]
         if name is None:  # a moved or unreadable image shows as a grey box, not a crash
             return '<div class="missing">not found</div>'
-        return f'<img src="{FILES_DIR}/{name}" alt="{html.escape(Path(file).name)}" loading="lazy">'
+        return f'<img src="{FILES_DIR}/{name}" alt="{html.escape(Path(file).name) if alt else ""}" loading="lazy">'
 
     def _write(self, file: str) -> str | None:
         try:
@@ -194,5 +200,5 @@ class _Thumbnails:
         img.thumbnail((self.size, self.size))
         name = hashlib.sha1(file.encode()).hexdigest()[:20] + ".jpg"
         self.folder.mkdir(parents=True, exist_ok=True)
-        img.save(self.folder / name, format="JPEG", quality=75)
+        img.save(self.folder / name, format="JPEG", quality=70)  # ~1.2 KB: a 10k-specimen review stays < 30 MB
         return name
