@@ -42,6 +42,33 @@ def atomic_write_csv(path: str | os.PathLike, header: list[str], rows) -> None:
     atomic_write_text(path, buffer.getvalue())
 
 
+class AtomicCsvWriter:
+    """A CSV written row by row (as results come: memory stays flat) into a hidden sibling, renamed into place when
+    complete; a failure or a kill leaves the previous file or none. Mode as a plain open() gives."""
+
+    def __init__(self, path: str | os.PathLike, header: list[str]):
+        self.path = Path(path)
+        self.tmp, self.header = self.path.with_name(f".{self.path.name}.partial"), header
+
+    def __enter__(self) -> AtomicCsvWriter:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.file = open(self.tmp, "w", newline="")
+        self.writer = csv.writer(self.file, lineterminator="\n")
+        self.writer.writerow(self.header)
+        return self
+
+    def write(self, rows) -> None:
+        self.writer.writerows(rows)
+        self.file.flush()
+
+    def __exit__(self, kind, *_) -> None:
+        self.file.close()
+        if kind is None:
+            os.replace(self.tmp, self.path)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
 def plain_mode(directory: bool = False) -> int:
     """The permission bits a new file (or folder) gets from `open()` (or `mkdir`) under the current umask."""
     umask = os.umask(0)

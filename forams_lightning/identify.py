@@ -13,6 +13,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
+from forams_lightning.atomic import AtomicCsvWriter
 from forams_lightning.cli import entry_point
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ def identify(cfg: DictConfig) -> Path:
     out = Path(cfg.paths.output_dir)
     results = _Results(len(files), k)
     predictions = out / "predictions.csv"
-    with _RowWriter(predictions, _header(k)) as writer:
+    with AtomicCsvWriter(predictions, _header(k)) as writer:
         for emb, good, bad in iter_embeddings(library.embedder, files, library.transform(), exif, cfg.batch_size,
                                               cfg.num_workers, cfg.device, description="identify"):
             rows = {i: _failure_row(files[i], error, k) for i, error in bad}
@@ -78,36 +79,6 @@ def _row(file: str, library, found, novel, r: int) -> list:
 
 def _failure_row(file: str, error: str, k: int) -> list:
     return [file, *([""] * (len(_header(k)) - 2)), error]
-
-
-class _RowWriter:
-    """predictions.csv written row by row into a hidden sibling and renamed into place when complete (a killed run
-    leaves the previous file or none), with the mode a plain open() gives."""
-
-    def __init__(self, path: Path, header: list[str]):
-        self.path, self.tmp, self.header = path, path.with_name(f".{path.name}.partial"), header
-
-    def __enter__(self):
-        import csv
-
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.file = open(self.tmp, "w", newline="")
-        self.writer = csv.writer(self.file, lineterminator="\n")
-        self.writer.writerow(self.header)
-        return self
-
-    def write(self, rows: list[list]) -> None:
-        self.writer.writerows(rows)
-        self.file.flush()
-
-    def __exit__(self, kind, *_):
-        import os
-
-        self.file.close()
-        if kind is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
 
 
 class _Results:

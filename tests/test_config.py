@@ -35,6 +35,7 @@ def test_open_set_is_the_whitened_feature_ensemble(make_cfg):
     cfg = make_cfg("+experiment=open_set")
     assert list(cfg.model.backbone.name) == ["efficientnet_lite0", "efficientnet_lite1"]
     assert cfg.model.backbone.pretrained is True and list(cfg.model.backbone.layers) == [3, 4]
+    assert list(cfg.model.backbone.input_scale) == [1.0, 240 / 224]  # each network at its pretraining size
     assert cfg.model.freeze == "backbone" and cfg.model.tta_rotations == 4 and cfg.trainer.max_epochs == 0
     assert cfg.model.head.embedding_dim == 256 and cfg.callbacks.whitening.rotations == 4
     assert cfg.callbacks.whitening.shrinkage == 0.5

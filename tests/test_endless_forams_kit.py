@@ -16,7 +16,7 @@ def test_kit_fills_both_tables_from_a_fake_download(tmp_path, cache_dir):
 
     root = write_fake_download(tmp_path / "download", scale=1000, size=40)
     assert len(SPECIES) == 35 and (root / "7- Globigerinita glutinata" / "images").is_dir()
-    tiny = ("data.image_size=32 model.backbone.name=resnet18 model.backbone.source=timm "
+    tiny = ("data.image_size=32 model.backbone.name=resnet18 model.backbone.input_scale=1.0 model.backbone.source=timm "
             "model.backbone.pretrained=false trainer=cpu trainer.max_epochs=1 +trainer.limit_train_batches=1 "
             "data.sampler.p=8 data.sampler.k=2 data.num_workers=0 "
             "callbacks.rich_progress_bar=null callbacks.morphospace=null +trainer.enable_progress_bar=false")

@@ -214,6 +214,23 @@ def test_a_kill_while_writing_leaves_the_old_file(tmp_path):
     assert not failed.exists() and not list(tmp_path.glob(".broken.json.*"))
 
 
+def test_streamed_csv_replaces_the_file_only_when_complete(tmp_path):
+    """predictions.csv of identify: rows streamed into a hidden file; a failure midway leaves the old file alone."""
+    from forams_lightning.atomic import AtomicCsvWriter
+
+    target = tmp_path / "predictions.csv"
+    target.write_text("old\n")
+    with pytest.raises(RuntimeError):
+        with AtomicCsvWriter(target, ["file", "species"]) as writer:
+            writer.write([["a.jpg", "x"]])
+            raise RuntimeError("killed midway")
+    assert target.read_text() == "old\n" and not list(tmp_path.glob(".predictions.csv*"))
+    with AtomicCsvWriter(target, ["file", "species"]) as writer:
+        writer.write([["a.jpg", "x"]])
+        writer.write([["b, c.jpg", "y"]])
+    assert target.read_text() == 'file,species\na.jpg,x\n"b, c.jpg",y\n'
+
+
 def test_nearly_full_disk_fails_before_training(make_cfg, tmp_path, monkeypatch):
     import shutil as sh
     from collections import namedtuple

@@ -54,6 +54,8 @@ def test_input_scale_shows_each_member_the_image_resized():
     assert [m.input_scale for m in ensemble.members] == [1.0, 1.5]
     with pytest.raises(ValueError, match="one factor per backbone"):
         Backbone(["resnet18"], pretrained=False, input_scale=[1.0, 2.0])
+    with pytest.raises(ValueError, match=r"input_scale=\[1.0, 2.0\]: one factor per backbone of \[resnet18\]"):
+        Backbone("resnet18", pretrained=False, input_scale=[1.0, 2.0])  # open_set's pair, one network named
     with pytest.raises(ValueError, match="positive number"):
         Backbone("resnet18", pretrained=False, input_scale=0)
 

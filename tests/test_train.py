@@ -92,7 +92,8 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
 
 def test_frozen_features_are_scored_without_an_optimiser(make_cfg, tmp_path):
     """The frozen-feature baseline (nothing trainable): scored with 0 epochs; asked to train, it says why it cannot."""
-    frozen = ["+experiment=open_set", "model.backbone.name=efficientnet_lite0", "model.backbone.layers=null",
+    frozen = ["+experiment=open_set", "model.backbone.name=efficientnet_lite0", "model.backbone.input_scale=1.0",
+              "model.backbone.layers=null",
               "model.head.embedding_dim=null", "model.tta_rotations=1", "callbacks=default",
               "callbacks.open_set_evaluation.expansion_k=0", "data.open_set.folds=3"]
     train(make_cfg(*frozen))

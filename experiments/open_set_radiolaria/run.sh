@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Open-set benchmark on the class-disjoint radiolaria set, and the same recipes on other partitions.
 # Usage: bash experiments/open_set_radiolaria/run.sh /path/to/radiolaria [rows...]
-#   rows (default: frozen open_set): frozen paper whitened open_set   -> results.md (the shipped class split)
+#   rows (default: frozen open_set): frozen paper whitened open_set open_set_224px
+#                                                                     -> results.md (the shipped class split)
 #                                    folds_frozen folds_open_set      -> results_folds.md (species-level 5-fold
 #                                                                        partition, fold 0: no val species)
 #                                    tail10_frozen tail10_open_set    -> results_tail10.md (the embedded library,
@@ -19,7 +20,7 @@ RADIOLARIA="data=radiolaria data.root=$ROOT logger=csv"
 FOLDS="$RADIOLARIA data.open_set.class_split_column=null data.open_set.folds=5 data.open_set.fold=0"
 TAIL10="logger=csv data.open_set.unknown=paper_tail10 data.open_set.folds=null"
 # ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
-FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.layers=null
+FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.input_scale=1.0 model.backbone.layers=null
   model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.expansion_k=0"
 for row in $ROWS; do
   case $row in
@@ -33,6 +34,8 @@ for row in $ROWS; do
     whitened) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set_whitened $RADIOLARIA" ;;
     # The best recipe (conf/experiment/open_set.yaml).
     open_set) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $RADIOLARIA" ;;
+    # The same with both networks at the data's 224 px (Lite1 below its 240 px pretraining size).
+    open_set_224px) TABLE=shipped; SEEDS=0; ARGS="+experiment=open_set model.backbone.input_scale=1.0 $RADIOLARIA" ;;
     folds_frozen) TABLE=folds; SEEDS=0; ARGS="$FROZEN $FOLDS" ;;
     folds_open_set) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $FOLDS" ;;
     tail10_frozen) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $TAIL10" ;;

@@ -68,6 +68,11 @@ class Backbone(nn.Module):
             self.has_pretrained_weights = all(m.has_pretrained_weights for m in self.members)
             return
         self.name = name
+        if not isinstance(input_scale, (int, float)):  # a list: one factor per backbone, so one here
+            if len(input_scale) != 1:
+                raise ValueError(f"model.backbone.input_scale={list(input_scale)}: one factor per backbone of "
+                                 f"[{name}]")
+            input_scale = input_scale[0]
         if not isinstance(input_scale, (int, float)) or input_scale <= 0:
             raise ValueError(f"model.backbone.input_scale must be a positive number (got {input_scale!r})")
         self.input_scale = float(input_scale)
