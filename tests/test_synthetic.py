@@ -59,7 +59,7 @@ def test_parallel_generation_draws_the_same_library(tmp_path, monkeypatch):
     assert all((serial / f).read_bytes() == (parallel / f).read_bytes() for f in files)
 
 
-def test_every_sister_pair_differs_in_a_trait_drawn_in_every_image():
+def test_chamber_counts_are_fixed_and_the_aperture_shows_in_every_view():
     """Version 2: chamber counts are whole and fixed within a species, and a sister's trait is visible in every view
     (version 1 hid the aperture in spiral views and let chamber counts of sisters overlap)."""
     from dataclasses import replace

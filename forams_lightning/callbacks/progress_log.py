@@ -46,7 +46,6 @@ class EpochProgressLog(pl.Callback):
             fields.append(f"left ~{_duration(elapsed / (epoch - self._first_epoch) * (total - epoch))}")
         log_progress(log, " | ".join(fields))
 
-
     def _eval_epoch_start(self, trainer, pl_module) -> None:
         self._eval_start = self._eval_last = time.perf_counter()
         self._eval_done = 0

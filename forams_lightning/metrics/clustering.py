@@ -53,11 +53,7 @@ def agglomerative(embeddings: np.ndarray, threshold: float, cosine: bool = True,
 
     ``ward`` merges on the Euclidean geometry of the (unit, where `cosine`) vectors; ``average`` and ``complete``
     link on cosine distance where `cosine`, else Euclidean."""
-    if linkage not in LINKAGES:
-        raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {linkage!r})")
-    metric = "euclidean" if linkage == "ward" or not cosine else "cosine"
-    model = AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, linkage=linkage, metric=metric)
-    return model.fit_predict(_prepare(embeddings, cosine))
+    return _hierarchy(threshold, cosine, linkage).fit_predict(_prepare(embeddings, cosine))
 
 
 def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True,
@@ -75,23 +71,23 @@ def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool
         chosen = species[: max(2, int(np.searchsorted(np.cumsum(sizes), max_items)))]
         x, labels = x[np.isin(labels, chosen)], labels[np.isin(labels, chosen)]
     target = len(np.unique(labels))
+    # One full tree: a cut t leaves 1 + #{merge heights >= t} clusters (the heights of these linkages rise merge by
+    # merge), so the cuts that leave `target` clusters lie between two sorted heights; take the middle (a height
+    # itself is where rounding decides).
+    heights = np.sort(_hierarchy(0.0, cosine, linkage).fit(x).distances_)
+    if target <= 1:
+        return float(np.nextafter(heights[-1], np.inf))
+    above = heights[len(heights) - target + 1]  # the lowest merge that must stay undone
+    below = heights[len(heights) - target] if target <= len(heights) else 0.0  # the highest that must happen
+    return float((below + above) / 2)
 
-    def lowest_cut(clusters: int) -> float:
-        """The smallest cut (to bisection precision) that leaves at most `clusters` clusters."""
-        low, high = 0.0, 1.0
-        while len(np.unique(agglomerative(x, high, cosine, linkage))) > 1:  # a cut that merges everything
-            high *= 2
-        for _ in range(30):  # the number of clusters falls as the cut rises
-            middle = (low + high) / 2
-            low, high = (middle, high) if len(np.unique(agglomerative(x, middle, cosine, linkage))) > clusters \
-                else (low, middle)
-        return high
 
-    # The middle of the range of cuts that give `target` clusters: a boundary itself is a merge distance, where
-    # rounding decides.
-    upper = lowest_cut(target - 1) if target > 1 else None
-    lower = lowest_cut(target)
-    return lower if upper is None else (lower + upper) / 2
+def _hierarchy(threshold: float, cosine: bool, linkage: str) -> AgglomerativeClustering:
+    if linkage not in LINKAGES:
+        raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {linkage!r})")
+    metric = "euclidean" if linkage == "ward" or not cosine else "cosine"
+    return AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, linkage=linkage, metric=metric,
+                                   compute_full_tree=True)
 
 
 def _prepare(x: np.ndarray, cosine: bool) -> np.ndarray:

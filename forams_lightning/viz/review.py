@@ -126,18 +126,17 @@ def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[t
     (file, error) of files that could not be read; `species`: the library's names, offered when correcting."""
     folder = Path(folder)
     thumbs = _Thumbnails(folder / FILES_DIR, thumbnail_size, exif_transpose)
-    ordered = specimens
-    pages = max(1, math.ceil(len(ordered) / rows_per_page))
-    review_id = hashlib.sha1(f"{folder.resolve()}|{title}|{len(ordered)}".encode()).hexdigest()[:12]
+    pages = max(1, math.ceil(len(specimens) / rows_per_page))
+    review_id = hashlib.sha1(f"{folder.resolve()}|{title}|{len(specimens)}".encode()).hexdigest()[:12]
     summary = (f"{len(specimens)} specimens identified, {n_novel} flagged novel, "
                f"{len(failures)} unreadable; least certain first, {rows_per_page} a page. Green frame: reference of "
                "the voted species.")
     datalist = "".join(f'<option value="{html.escape(name)}">' for name in species)
+    failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
     written = []
     for page in range(1, pages + 1):
-        chunk = ordered[(page - 1) * rows_per_page: page * rows_per_page]
+        chunk = specimens[(page - 1) * rows_per_page: page * rows_per_page]
         rows = "".join(_row(s, thumbs) for s in chunk)
-        failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
         body = (
             f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)} ({page}/{pages})</title>'
             f'<style>{STYLE}</style></head><body data-review="{review_id}"><h1>{html.escape(title)}</h1>'
