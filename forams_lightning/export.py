@@ -6,7 +6,9 @@
     -> a library whose embedder is the ensemble of those runs (same split; see forams_lightning.eval)
 
 The data and the split come from the run folder (`config.yaml`, `split.csv`): references are the training images,
-and the novelty threshold is the nearest-reference distance that keeps `keep_known` of the validation images.
+and the novelty threshold is the novelty score (`metrics.novelty.novelty_distance`, set as in the run's open-set
+evaluation unless `novelty_neighbours`/`novelty_scale_k` say otherwise) that keeps `keep_known` of the validation
+images.
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ log = logging.getLogger(__name__)
 def export(cfg: DictConfig) -> Path:
     if isinstance(cfg.ckpt, ListConfig) and len(cfg.ckpt) > 1 and not cfg.out:
         raise ValueError("ckpt=[...] (an ensemble library) needs out=DIR: it belongs to no single run folder")
-    options = {k: cfg[k] for k in ("run_dir", "reference_parts", "keep_known", "k", "metric", "batch_size",
-                                   "num_workers", "device")}
+    options = {k: cfg[k] for k in ("run_dir", "reference_parts", "keep_known", "k", "metric", "novelty_neighbours",
+                                   "novelty_scale_k", "batch_size", "num_workers", "device")}
     library, run_dir = build_library(cfg.ckpt, **options)
     out = library.save(cfg.out or run_dir / "library")
     log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
@@ -37,7 +39,8 @@ def export(cfg: DictConfig) -> Path:
 
 
 def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_parts=("train",),
-                  keep_known: float = 0.95, k: int | None = None, metric: str | None = None, batch_size: int = 64,
+                  keep_known: float = 0.95, k: int | None = None, metric: str | None = None,
+                  novelty_neighbours: int | None = None, novelty_scale_k: int | None = None, batch_size: int = 64,
                   num_workers: int = 2, device: str = "auto"):
     """(ReferenceLibrary, run folder) of a checkpoint, or of a list of them (an ensemble; the run folder is the
     first member's); see the module docstring."""
@@ -45,7 +48,6 @@ def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_p
     from omegaconf import OmegaConf, open_dict
 
     from forams_lightning.data.transforms import build_transform
-    from forams_lightning.metrics.knn import knn_search
     from forams_lightning.models.embedder import load_embedders
     from forams_lightning.reference.editing import file_sha1
     from forams_lightning.reference.embedding import embed_files
@@ -72,27 +74,28 @@ def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_p
 
     knn = run.get("callbacks", {}).get("knn_evaluation") or {}
     metric, k = metric or knn.get("metric", "cosine"), int(k or knn.get("k", 5))
-    val_files = datamodule.paths("val")
-    threshold, n_calibration = float("inf"), 0
-    if val_files:
-        queries, _, _ = embed_files(embedder, val_files, transform, description="calibration", **options)
-        nearest, _ = knn_search(references, queries, 1, metric)
-        threshold, n_calibration = float(np.quantile(nearest[:, 0], keep_known)), len(queries)
-    else:
-        log.warning("the run has no validation images: no novelty threshold (no specimen will be flagged novel)")
-
+    open_set = run.get("callbacks", {}).get("open_set_evaluation") or {}
+    novelty = {"neighbours": int(novelty_neighbours or open_set.get("novelty_neighbours", 1)),
+               "scale_k": int(open_set.get("novelty_scale_k", 0) if novelty_scale_k is None else novelty_scale_k)}
     library = ReferenceLibrary(
         embedder=embedder, embedder_spec=spec, embeddings=references, labels=labels, files=files,
-        hashes=[file_sha1(f) for f in files],
-        species=list(datamodule.species), metric=metric, k=k, threshold=threshold,
+        hashes=[file_sha1(f) for f in files], novelty_score=novelty,
+        species=list(datamodule.species), metric=metric, k=k,
         preprocessing={"image_size": int(run.data.image_size),
                        "crop_border": OmegaConf.to_container(crop_border) if crop_border else None,
                        "exif_transpose": exif},
         info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               **_provenance([(c, d) for c, d, _ in runs]), "reference_parts": list(reference_parts),
               "calibration": {"source": "the training run's validation split", "part": "val",
-                              "n_queries": n_calibration, "keep_known": keep_known},
+                              "n_queries": 0, "keep_known": keep_known},
               "package_version": package_version(), "git_commit": git_commit()})
+    val_files = datamodule.paths("val")
+    if val_files:
+        queries, _, _ = embed_files(embedder, val_files, transform, description="calibration", **options)
+        library.threshold = float(np.quantile(library.novelty(queries), keep_known))
+        library.info["calibration"]["n_queries"] = len(queries)
+    else:
+        log.warning("the run has no validation images: no novelty threshold (no specimen will be flagged novel)")
     return library, run_dir
 
 

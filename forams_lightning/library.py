@@ -112,9 +112,9 @@ def relabel(library, cfg: DictConfig):
 
 
 def calibrate(library, cfg: DictConfig):
-    """The novelty threshold from labelled images of species the library knows: the nearest-reference distance that
-    keeps `keep_known` of them (images that are references themselves are left out: their distance is 0)."""
-    from forams_lightning.metrics.knn import knn_search
+    """The novelty threshold from labelled images of species the library knows: the novelty score (the library's
+    `novelty_score`) that keeps `keep_known` of them (images that are references themselves are left out: their
+    distance is 0)."""
     from forams_lightning.reference.editing import file_sha1, labelled_images
 
     if not cfg.images:
@@ -127,10 +127,9 @@ def calibrate(library, cfg: DictConfig):
     embeddings, good, _ = _embed(library, [p for p, _ in pairs], cfg)
     if len(good) < 2:
         raise ValueError(f"images={cfg.images}: need at least 2 readable images that are not references")
-    nearest, _ = knn_search(library.embeddings, embeddings, 1, library.metric)
     before = library.threshold
     changed = library.subset(np.ones(len(library.files), bool))
-    changed.threshold = float(np.quantile(nearest[:, 0], cfg.keep_known))
+    changed.threshold = float(np.quantile(library.novelty(embeddings), cfg.keep_known))
     changed.info["calibration"] = {"source": str(cfg.images), "n_queries": len(good), "keep_known": cfg.keep_known,
                                    "when": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     return changed, {"source": str(cfg.images), "threshold": f"recalibrated: {before:.4f} -> {changed.threshold:.4f}"}
@@ -140,7 +139,8 @@ def describe(library) -> str:
     """Species and counts, provenance, calibration and history, as text."""
     counts = library.counts()
     lines = [f"{len(library.files)} references of {sum(n > 0 for n in counts.values())} species, "
-             f"{library.metric} {library.k}-NN, novelty threshold {library.threshold:.4f}"]
+             f"{library.metric} {library.k}-NN, novelty threshold {library.threshold:.4f} on "
+             f"{_novelty_text(library)}"]
     calibration = library.info.get("calibration") or {}
     if calibration:
         lines.append("threshold calibrated on " + ", ".join(f"{k} {v}" for k, v in calibration.items()))
@@ -188,6 +188,12 @@ def _reference_indices(library, files) -> list[int]:
 
 def _as_list(files) -> list[str]:
     return [str(f) for f in files] if isinstance(files, (list, tuple, ListConfig)) else [str(files)]
+
+
+def _novelty_text(library) -> str:
+    n, scale_k = library.novelty_score.get("neighbours", 1), library.novelty_score.get("scale_k", 0)
+    text = "the distance to the nearest reference" if n == 1 else f"the mean distance to the {n} nearest references"
+    return text + (f", each in units of the reference's spread ({scale_k} nearest)" if scale_k else "")
 
 
 def _threshold_note(library) -> str:

@@ -11,7 +11,7 @@ from forams_lightning.metrics.clustering import (
     kmeans,
 )
 from forams_lightning.metrics.knn import leave_one_out_nearest
-from forams_lightning.metrics.novelty import novelty_scores, oscr
+from forams_lightning.metrics.novelty import novelty_distance, novelty_scores, oscr
 
 
 def test_hungarian_match_by_hand():
@@ -78,6 +78,21 @@ def test_novelty_scores_by_hand_and_against_sklearn():
     assert s["threshold"] == pytest.approx(0.325)  # 75th percentile of the known scores
     assert s["acc_at_keep"] == pytest.approx(2 / 3)  # kept: 0.1, 0.2, 0.3 -> two correct
     assert s["unknown_rejected"] == 1.0
+
+
+def test_novelty_distance_by_hand():
+    def line(*v):  # points on a line, Euclidean
+        return np.c_[np.array(v, float), np.zeros(len(v))]
+
+    gallery, queries = line(0, 1, 10, 12), line(3, 11)
+    # plain: distances to (0, 1, 10, 12) are (3, 2, 7, 9) and (11, 10, 1, 1)
+    assert novelty_distance(gallery, queries, "l2") == pytest.approx([2, 1])
+    assert novelty_distance(gallery, queries, "l2", neighbours=2) == pytest.approx([2.5, 1])
+    # spreads (distance to the nearest other item): 1, 1, 2, 2 -> scaled (3, 2, 3.5, 4.5) and (11, 10, .5, .5)
+    assert novelty_distance(gallery, queries, "l2", scale_k=1) == pytest.approx([2, 0.5])
+    assert novelty_distance(gallery, queries, "l2", neighbours=2, scale_k=1) == pytest.approx([2.5, 0.5])
+    # duplicates have no spread: floored at the smallest positive one (5), never a division by zero
+    assert novelty_distance(line(0, 0, 5), line(1), "l2", scale_k=1) == pytest.approx([0.2])
 
 
 def test_oscr_perfect_and_by_hand():

@@ -327,3 +327,28 @@ def test_identify_memory_stays_flat_however_large_the_sample(library, tmp_path):
         assert len((out / "predictions.csv").read_text().splitlines()) == n + 1
         assert f"{n} identified" in (out / "identify.log").read_text()
     assert peaks[20_000] - peaks[2_000] < 100, peaks
+
+
+def test_novelty_score_is_stored_calibrated_and_used_by_identify(trained_run, tmp_path):
+    """export takes the density-normalised novelty score (`metrics.novelty.novelty_distance`) into the manifest;
+    its threshold keeps 95% of the validation images; identify flags by it; a library without the field (written
+    before it existed) keeps the plain nearest-reference distance."""
+    from forams_lightning.metrics.novelty import novelty_distance
+
+    run, metrics = trained_run
+    cfg = compose_app("export", [f"ckpt={run / metrics['best_checkpoint']}", "num_workers=0", "novelty_neighbours=2",
+                                 "novelty_scale_k=3", f"out={tmp_path / 'lib'}"], tmp_path)
+    manifest = json.loads((export(cfg) / "manifest.json").read_text())
+    assert manifest["novelty_score"] == {"neighbours": 2, "scale_k": 3}
+    lib = ReferenceLibrary.load(tmp_path / "lib")
+    queries = lib.embeddings[:20] + 0.05 * np.random.default_rng(0).normal(size=(20, lib.embeddings.shape[1]))
+    scores = novelty_distance(lib.embeddings, queries, "cosine", neighbours=2, scale_k=3)
+    np.testing.assert_allclose(lib.novelty(queries), scores, rtol=1e-5)
+    np.testing.assert_array_equal(lib.identify(queries)[1], scores > lib.threshold)
+    assert 0 < lib.threshold < np.inf
+
+    del manifest["novelty_score"]
+    (tmp_path / "lib" / "manifest.json").write_text(json.dumps(manifest))
+    old = ReferenceLibrary.load(tmp_path / "lib")
+    found, novel = old.identify(queries)
+    np.testing.assert_array_equal(novel, found.distances[:, 0] > old.threshold)

@@ -4,6 +4,7 @@ import json
 import re
 from pathlib import Path
 
+import numpy as np
 import pytest
 from omegaconf import open_dict
 
@@ -88,6 +89,12 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
         assert key in metrics, key
     assert metrics["open/k_true"] == len(metrics["split"]["unknown_species"]) == 2
     assert 0 <= metrics["open/novelty_auroc"] <= 1
+    # every test part's embeddings are kept: the metrics can be recomputed without embedding an image again
+    saved = np.load(tmp_path / "test_embeddings.npz")
+    unknown = saved["unknown_test_embeddings"]
+    assert unknown.shape[1] == 256
+    assert len(unknown) == len(saved["unknown_test_labels"]) == len(saved["unknown_test_files"])
+    assert {saved["species"][i] for i in saved["unknown_test_labels"]} == set(metrics["split"]["unknown_species"])
 
 
 def test_frozen_features_are_scored_without_an_optimiser(make_cfg, tmp_path):

@@ -1,9 +1,36 @@
-"""Novelty detection: is a query of a species in the gallery at all? Score = distance to the nearest gallery item."""
+"""Novelty detection: is a query of a species in the gallery at all? Score = distance to the nearest gallery items,
+optionally measured in units of each gallery item's local spread. Pure functions."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.metrics import roc_auc_score
+
+from forams_lightning.metrics.knn import knn_search
+
+
+def local_spread(gallery: np.ndarray, k: int, metric: str = "cosine") -> np.ndarray:
+    """Each gallery item's mean distance to its `k` nearest other items; items with no spread (all their neighbours
+    duplicates) get the smallest positive one, so a distance divided by it is finite."""
+    spread = knn_search(gallery, gallery, k + 1, metric)[0][:, 1:].mean(1)
+    positive = spread[spread > 0]
+    return np.maximum(spread, positive.min() if len(positive) else 1.0)
+
+
+def novelty_distance(gallery: np.ndarray, queries: np.ndarray, metric: str = "cosine", neighbours: int = 1,
+                     scale_k: int = 0, spread: np.ndarray | None = None) -> np.ndarray:
+    """Novelty score of each query (higher = more novel): the mean distance to its `neighbours` nearest gallery items.
+
+    `scale_k` > 0 divides each distance d(q, g) by g's `local_spread` over its `scale_k` nearest (pass `spread` to
+    reuse it): a density-normalised distance, as in the local outlier factor; a query as far from a tight species as
+    from a loose one is more novel next to the tight one. Exact, FAISS.
+    """
+    if not scale_k:
+        return knn_search(gallery, queries, neighbours, metric)[0].mean(1)
+    spread = local_spread(gallery, scale_k, metric) if spread is None else spread
+    # the nearest in scaled distance need not be the nearest in plain distance: rank every gallery item
+    distances, ids = knn_search(gallery, queries, len(gallery), metric)
+    return np.sort(distances / spread[ids], axis=1)[:, :neighbours].mean(1)
 
 
 def novelty_scores(known_scores: np.ndarray, unknown_scores: np.ndarray, known_correct: np.ndarray,

@@ -1,6 +1,6 @@
 """A reference library on disk: everything `identify` needs, and nothing of the training config.
 
-    manifest.json    format + version, species, kNN settings, novelty threshold, preprocessing, the embedder's
+    manifest.json    format + version, species, kNN settings, novelty score and threshold, preprocessing, the embedder's
                      `_target_` spec, provenance (checkpoint, package version, git commit, creation time)
     embedder.pt      state dict of backbone + head (of each member, `members.<i>.*`, for an ensemble)
     index.faiss      exact FAISS index over the reference embeddings
@@ -27,6 +27,7 @@ import torch
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify
+from forams_lightning.metrics.novelty import local_spread, novelty_distance
 from forams_lightning.metrics.reranking import neighbour_expansion
 from forams_lightning.models.embedder import build_embedder
 
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 
 FORMAT = "forams-lightning reference library"
 VERSION = 2  # 2: the embedder may be an ensemble ({"members": [...]}); single-network libraries stay 1
+PLAIN_NOVELTY = {"neighbours": 1, "scale_k": 0}  # the nearest-reference distance (libraries before novelty_score)
 FILES = ("manifest.json", "embedder.pt", "index.faiss", "references.csv")
 
 
@@ -47,11 +49,12 @@ class ReferenceLibrary:
     species: list[str]
     metric: str = "cosine"
     k: int = 5
-    threshold: float = float("inf")  # nearest-reference distance above which a specimen is flagged novel
+    threshold: float = float("inf")  # novelty score above which a specimen is flagged novel
+    novelty_score: dict = field(default_factory=lambda: dict(PLAIN_NOVELTY))  # metrics.novelty.novelty_distance
     preprocessing: dict = field(default_factory=dict)  # image_size, crop_border, exif_transpose
     info: dict = field(default_factory=dict)  # provenance, calibration, history
     hashes: list[str] = field(default_factory=list)  # sha1 of each reference file's bytes ("" where unknown)
-    _expanded: dict = field(default_factory=dict, repr=False, compare=False)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived from the references alone
 
     def __post_init__(self):
         if not self.hashes:
@@ -62,18 +65,18 @@ class ReferenceLibrary:
 
     def identify(self, queries: np.ndarray, k: int | None = None, expansion_k: int = 0,
                  expansion_alpha: float = 3.0, balanced: bool = True) -> tuple[Identification, np.ndarray]:
-        """kNN vote against the references and the novelty flag of each query (nearest-reference distance above the
-        threshold). The vote is `balanced` (`metrics.knn.knn_vote`): a species added from a few images is not
+        """kNN vote against the references and the novelty flag of each query (`novelty` above the threshold).
+        The vote is `balanced` (`metrics.knn.knn_vote`): a species added from a few images is not
         outvoted for lack of references; ``balanced=False`` is the evaluation's plain majority vote (the two agree
         wherever every species has at least k references).
 
         `expansion_k` > 0 (cosine libraries): the vote and the neighbours shown come from query expansion: each
         reference averaged with its `expansion_k` nearest references and each query with its nearest expanded
-        references (`metrics.reranking.neighbour_expansion`); the novelty flag stays on the plain distance, the one
-        its threshold was calibrated on."""
+        references (`metrics.reranking.neighbour_expansion`); the novelty flag stays on the plain embeddings, the
+        ones its threshold was calibrated on."""
         k = k or self.k
         found = knn_identify(self.embeddings, self.labels, queries, k, self.metric, balanced)
-        novel = found.distances[:, 0] > self.threshold
+        novel = self.novelty(queries) > self.threshold
         if expansion_k:
             if self.metric != "cosine":
                 raise ValueError(f"expansion_k needs a cosine library; this one uses {self.metric!r} distances")
@@ -82,12 +85,25 @@ class ReferenceLibrary:
             found = knn_identify(references, self.labels, expanded, k, self.metric, balanced)
         return found, novel
 
+    def novelty(self, queries: np.ndarray) -> np.ndarray:
+        """Novelty score of each query (`novelty_score`: the mean distance to its `neighbours` nearest references,
+        each in units of the reference's local spread where `scale_k` > 0; the spreads are computed once)."""
+        scale_k = int(self.novelty_score.get("scale_k", 0))
+        spread = None
+        if scale_k:
+            key = ("spread", scale_k)
+            if key not in self._cache:
+                self._cache[key] = local_spread(self.embeddings, scale_k, self.metric)
+            spread = self._cache[key]
+        return novelty_distance(self.embeddings, queries, self.metric, int(self.novelty_score.get("neighbours", 1)),
+                                scale_k, spread)
+
     def expanded_references(self, k: int, alpha: float) -> np.ndarray:
         """The references after database-side augmentation (computed once per setting)."""
-        key = (k, alpha)
-        if key not in self._expanded:
-            self._expanded = {key: neighbour_expansion(self.embeddings, k, alpha)}
-        return self._expanded[key]
+        key = ("expanded", k, alpha)
+        if key not in self._cache:
+            self._cache[key] = neighbour_expansion(self.embeddings, k, alpha)
+        return self._cache[key]
 
     def with_references(self, embeddings: np.ndarray, species: list[str], files: list[str],
                         hashes: list[str]) -> ReferenceLibrary:
@@ -97,7 +113,7 @@ class ReferenceLibrary:
         return replace(self, embeddings=np.concatenate([self.embeddings, np.asarray(embeddings, np.float32)]),
                        labels=np.concatenate([self.labels, np.array([index[s] for s in species], dtype=int)]),
                        files=self.files + list(files), hashes=self.hashes + list(hashes), species=names,
-                       info=json.loads(json.dumps(self.info, default=str)), _expanded={})
+                       info=json.loads(json.dumps(self.info, default=str)), _cache={})
 
     def subset(self, keep: np.ndarray) -> ReferenceLibrary:
         """A copy with only the references where `keep` is true (species stay in the list, with 0 references)."""
@@ -105,7 +121,7 @@ class ReferenceLibrary:
         return replace(self, embeddings=self.embeddings[keep], labels=self.labels[keep],
                        files=[f for f, k in zip(self.files, keep) if k],
                        hashes=[h for h, k in zip(self.hashes, keep) if k],
-                       info=json.loads(json.dumps(self.info, default=str)), _expanded={})
+                       info=json.loads(json.dumps(self.info, default=str)), _cache={})
 
     def relabelled(self, indices: list[int], species: list[str]) -> ReferenceLibrary:
         """A copy where reference `indices[i]` belongs to `species[i]` (new species are appended)."""
@@ -113,7 +129,7 @@ class ReferenceLibrary:
         labels = self.labels.copy()
         labels[list(indices)] = [names.index(s) for s in species]
         return replace(self, labels=labels, species=names, info=json.loads(json.dumps(self.info, default=str)),
-                       _expanded={})
+                       _cache={})
 
     def counts(self) -> dict[str, int]:
         """References per species, in species order (0 for species whose references were all removed)."""
@@ -124,7 +140,8 @@ class ReferenceLibrary:
         """The manifest fields the library itself defines (everything else in a manifest is `info`)."""
         return {"format": FORMAT, "version": VERSION if "members" in self.embedder_spec else 1, "species": self.species,
                 "metric": self.metric, "k": self.k,
-                "novelty_threshold": self.threshold, "preprocessing": self.preprocessing,
+                "novelty_threshold": self.threshold, "novelty_score": self.novelty_score,
+                "preprocessing": self.preprocessing,
                 "embedder": self.embedder_spec, "embedding_dim": int(self.embeddings.shape[1]),
                 "n_references": len(self.labels)}
 
@@ -180,7 +197,9 @@ class ReferenceLibrary:
                       labels=np.array([int(r["label"]) for r in rows], dtype=int), files=[r["file"] for r in rows],
                       hashes=[r.get("sha1") or "" for r in rows],
                       species=manifest["species"], metric=manifest["metric"], k=int(manifest["k"]),
-                      threshold=float(manifest["novelty_threshold"]), preprocessing=manifest["preprocessing"])
+                      threshold=float(manifest["novelty_threshold"]),
+                      novelty_score=manifest.get("novelty_score", dict(PLAIN_NOVELTY)),
+                      preprocessing=manifest["preprocessing"])
         library.info = {k: v for k, v in manifest.items() if k not in library._described()}
         return library
 

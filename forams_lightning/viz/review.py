@@ -161,7 +161,8 @@ def _row(s: dict, thumbs: "_Thumbnails") -> str:
         f'<figure class="{"vote" if nb["species"] == s["species"] else "other"}">{thumbs.img(nb["file"], alt=False)}'
         f'<figcaption>{html.escape(nb["species"])}<br>d = {nb["distance"]:.3f}</figcaption></figure>'
         for nb in s["neighbours"])
-    flag = '<div class="flag">NOVEL? nearest reference beyond threshold</div>' if s["novel"] else ""
+    flag = ('<div class="flag">NOVEL? far from every reference (novelty score beyond threshold)</div>'
+            if s["novel"] else "")
     species = html.escape(s["species"])
     return (
         f'<tr class="specimen{" novel" if s["novel"] else ""}" data-file="{html.escape(s["file"])}" '
