@@ -24,7 +24,8 @@ from omegaconf import OmegaConf
 def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
     for name in ("config.yaml", "test_embeddings.npz"):
         if not (run_dir / name).is_file():
-            sys.exit(f"error: {run_dir / name} not found (a run folder; runs write test_embeddings.npz from 2026-11-28)")
+            sys.exit(f"error: {run_dir / name} not found (a run folder: runs write test_embeddings.npz since "
+                     "2026-11-28)")
     settings = OmegaConf.load(run_dir / "config.yaml").callbacks.open_set_evaluation
     settings = OmegaConf.merge(settings, OmegaConf.from_dotlist(overrides))
     saved = np.load(run_dir / "test_embeddings.npz")
