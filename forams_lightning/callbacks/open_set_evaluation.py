@@ -10,7 +10,7 @@ from forams_lightning.data.splits import stratified_split
 from forams_lightning.metrics.classification import identification_scores
 from forams_lightning.metrics.clustering import LINKAGES, agglomerative, calibrate_threshold, cluster_scores, kmeans
 from forams_lightning.metrics.knn import knn_identify, leave_one_out_nearest
-from forams_lightning.metrics.novelty import novelty_distance, novelty_scores
+from forams_lightning.metrics.novelty import local_spread, novelty_distance, novelty_scores
 from forams_lightning.metrics.reranking import neighbour_expansion
 
 
@@ -106,8 +106,9 @@ class OpenSetEvaluation(EmbeddingCollector):
     def _novelty(self, gallery, known, unknown_emb) -> dict[str, float]:
         (g, g_labels), (q, q_labels) = gallery, known
         correct = knn_identify(g, g_labels, q, self.k, self.metric).prediction == q_labels
-        known_d, unknown_d = (novelty_distance(g, x, self.metric, self.novelty_neighbours, self.novelty_scale_k)
-                              for x in (q, unknown_emb))
+        spread = local_spread(g, self.novelty_scale_k, self.metric) if self.novelty_scale_k else None  # once
+        known_d, unknown_d = (novelty_distance(g, x, self.metric, self.novelty_neighbours, self.novelty_scale_k,
+                                               spread) for x in (q, unknown_emb))
         s = novelty_scores(known_d, unknown_d, correct, self.keep_known)
         return {"novelty_auroc": s["auroc"], "novelty_oscr": s["oscr"], "novelty_threshold": s["threshold"],
                 "novelty_acc_kept": s["acc_at_keep"], "novelty_unknown_rejected": s["unknown_rejected"]}
