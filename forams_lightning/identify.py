@@ -42,9 +42,9 @@ def identify(cfg: DictConfig) -> Path:
                                               cfg.num_workers, cfg.device, description="identify"):
             rows = {i: _failure_row(files[i], error, k) for i, error in bad}
             if good:
-                found, novel = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced")
-                results.add(good, found, novel)
-                rows.update({i: _row(files[i], library, found, novel, r) for r, i in enumerate(good)})
+                found, score = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced")
+                results.add(good, found, score > library.threshold)
+                rows.update({i: _row(files[i], library, found, score, r) for r, i in enumerate(good)})
             writer.write([rows[i] for i in sorted(rows)])
             results.failures += [(files[i], error) for i, error in bad]
     if cfg.review.enabled:
@@ -60,13 +60,13 @@ def identify(cfg: DictConfig) -> Path:
 
 
 def _header(k: int) -> list[str]:
-    header = ["file", "species", "genus", "vote_share", "nearest_distance", "novel"]
+    header = ["file", "species", "genus", "vote_share", "nearest_distance", "novelty_score", "novel"]
     for j in range(1, k + 1):
         header += [f"neighbour_{j}_species", f"neighbour_{j}_distance", f"neighbour_{j}_file"]
     return header + ["error"]
 
 
-def _row(file: str, library, found, novel, r: int) -> list:
+def _row(file: str, library, found, score, r: int) -> list:
     from forams_lightning.metrics.classification import genus_of
 
     species = library.species[found.prediction[r]]
@@ -74,7 +74,7 @@ def _row(file: str, library, found, novel, r: int) -> list:
                   for v in (library.species[lab], f"{d:.5f}", library.files[g])]
     padding = [""] * (3 * found.ids.shape[1] - len(neighbours))
     return [file, species, genus_of(species), f"{found.vote_share[r]:.3f}", f"{found.distances[r, 0]:.5f}",
-            int(novel[r]), *neighbours, *padding, ""]
+            f"{score[r]:.5f}", int(score[r] > library.threshold), *neighbours, *padding, ""]
 
 
 def _failure_row(file: str, error: str, k: int) -> list:

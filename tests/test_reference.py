@@ -93,6 +93,8 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     # same checkpoint, references, k, metric and vote as the training run's test: same answers (one tie flip allowed)
     assert abs(accuracy - metrics["test/knn_acc"]) <= 1 / len(truth) + 1e-9
     assert {"neighbour_5_species", "neighbour_5_distance", "novel", "vote_share"} <= set(next(iter(rows.values())))
+    threshold = ReferenceLibrary.load(library).threshold  # the flag is the novelty score beyond the threshold
+    assert all(int(r["novel"]) == (float(r["novelty_score"]) > threshold) for r in rows.values() if not r["error"])
     page = (out / "review.html").read_text()
     assert page.count('<tr class="specimen') == len(truth) + 2 and "notes.jpg" in page
 
@@ -250,13 +252,13 @@ def test_identify_with_query_expansion_votes_in_the_expanded_space(library, trai
 
     lib = ReferenceLibrary.load(library)
     queries = lib.embeddings[:7] + 0.01 * np.random.default_rng(0).normal(size=(7, lib.embeddings.shape[1]))
-    plain, novel = lib.identify(queries)
-    found, novel_expanded = lib.identify(queries, expansion_k=2, expansion_alpha=3.0)
+    plain, score = lib.identify(queries)
+    found, score_expanded = lib.identify(queries, expansion_k=2, expansion_alpha=3.0)
     references = neighbour_expansion(lib.embeddings, 2, 3.0)
     expected = knn_identify(references, lib.labels, neighbour_expansion(references, 2, 3.0, queries=queries), lib.k,
                             "cosine")
     np.testing.assert_array_equal(found.ids, expected.ids)
-    np.testing.assert_array_equal(novel, novel_expanded)  # the flag keeps the plain distance
+    np.testing.assert_array_equal(score, score_expanded)  # the novelty score keeps the plain embeddings
     assert not np.array_equal(found.distances, plain.distances)
     specimens = tmp_path / "specimens"
     specimens.mkdir()
@@ -344,11 +346,11 @@ def test_novelty_score_is_stored_calibrated_and_used_by_identify(trained_run, tm
     queries = lib.embeddings[:20] + 0.05 * np.random.default_rng(0).normal(size=(20, lib.embeddings.shape[1]))
     scores = novelty_distance(lib.embeddings, queries, "cosine", neighbours=2, scale_k=3)
     np.testing.assert_allclose(lib.novelty(queries), scores, rtol=1e-5)
-    np.testing.assert_array_equal(lib.identify(queries)[1], scores > lib.threshold)
+    np.testing.assert_allclose(lib.identify(queries)[1], scores, rtol=1e-5)
     assert 0 < lib.threshold < np.inf
 
     del manifest["novelty_score"]
     (tmp_path / "lib" / "manifest.json").write_text(json.dumps(manifest))
     old = ReferenceLibrary.load(tmp_path / "lib")
-    found, novel = old.identify(queries)
-    np.testing.assert_array_equal(novel, found.distances[:, 0] > old.threshold)
+    found, score = old.identify(queries)
+    np.testing.assert_allclose(score, found.distances[:, 0], rtol=1e-5)

@@ -81,7 +81,7 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     with caplog.at_level("INFO"):
         train(cfg)
     # a run with no training epochs is one long evaluation: it still reports progress (stdout is not a terminal here)
-    assert any(m.startswith("whitening: training images: ") for m in caplog.messages)
+    assert any(m.startswith("whitening: train images: ") for m in caplog.messages)
     assert any(re.fullmatch(r"test: \d+/\d+ batches \| left ~\d+m\d\ds", m) for m in caplog.messages)
     metrics = json.loads((tmp_path / "metrics.json").read_text())
     for key in ("open/loo_1nn_acc", "open/knn_acc", "open/kmeans_nmi", "open/agglo_k", "open/novelty_auroc",

@@ -60,3 +60,21 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     signs = np.sign((weight * projection.T).sum(1, keepdims=True))  # eigenvectors are defined up to sign
     np.testing.assert_allclose(weight * signs, projection.T, rtol=1e-2, atol=1e-3)
     np.testing.assert_allclose(bias * signs[:, 0], -projection.T @ mean, rtol=1e-2, atol=1e-3)
+
+    # the frozen backbone's features of the fit are served again to evaluation: the training images skip the backbone
+    assert len(model.feature_memo) == 2 * len(images)
+    calls = []
+    model.backbone.register_forward_hook(lambda module, args, out: calls.append(len(args[0])))
+    with torch.no_grad():
+        served = model(torch.rot90(images[:3], 1, (2, 3)))
+        assert calls == []
+        torch.testing.assert_close(served, model.head(torch.from_numpy(views[1][:3]))[0], rtol=1e-4, atol=1e-5)
+        model(torch.rot90(images[:3], 2, (2, 3)))  # a turn the fit did not see
+    assert calls == [3]
+    # a checkpoint of other backbone weights makes them stale; the run's own checkpoint keeps them
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    model.on_load_checkpoint({"state_dict": state})
+    assert len(model.feature_memo) == 2 * len(images)
+    next(v for k, v in state.items() if k.startswith("backbone.") and v.is_floating_point()).add_(1.0)
+    model.on_load_checkpoint({"state_dict": state})
+    assert len(model.feature_memo) == 0

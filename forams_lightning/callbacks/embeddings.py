@@ -16,6 +16,10 @@ class EmbeddingCollector(pl.Callback):
     the distributed sampler pads shards with are dropped by dataset index, and only global rank 0 computes (one
     FAISS index, one set of report files). Its metrics are broadcast and logged by every rank, so all ranks agree
     and none waits on a collective the others skip. Subclasses return their metrics from `evaluate`.
+
+    Several collectors of one stage (kNN, open-set, morphospace, export) share one collection: the first of them
+    in the trainer's callbacks keeps and gathers the outputs, the others read its parts (one copy in memory, one
+    all_gather per loader under DDP).
     """
 
     stages: tuple[str, ...] = ("val", "test")
@@ -23,14 +27,21 @@ class EmbeddingCollector(pl.Callback):
 
     def __init__(self):
         self._outputs: dict[int, list[dict]] = {}
+        self._parts: dict[str, tuple[np.ndarray, np.ndarray]] | None = None
 
     def _reset(self, *_):
-        self._outputs = {}
+        self._outputs, self._parts = {}, None
 
     on_validation_epoch_start = on_test_epoch_start = _reset
 
+    @staticmethod
+    def _owner(trainer, stage: str) -> EmbeddingCollector:
+        """The collector that keeps the outputs of `stage`: the first one in the trainer's callbacks."""
+        return next(cb for cb in trainer.callbacks if isinstance(cb, EmbeddingCollector) and stage in cb.stages)
+
     def _collect(self, trainer, pl_module, outputs, batch, batch_idx, dataloader_idx=0):
-        if ("test" if trainer.testing else "val") not in self.stages:
+        stage = "test" if trainer.testing else "val"
+        if stage not in self.stages or self._owner(trainer, stage) is not self:
             return
         self._outputs.setdefault(dataloader_idx, []).append({k: v.detach().cpu() for k, v in outputs.items()})
 
@@ -39,15 +50,13 @@ class EmbeddingCollector(pl.Callback):
     def on_validation_epoch_end(self, trainer, pl_module):
         if not trainer.sanity_checking and "val" in self.stages:
             self._run(trainer, pl_module, "val")
-        self._outputs = {}
 
     def on_test_epoch_end(self, trainer, pl_module):
         if "test" in self.stages:
             self._run(trainer, pl_module, "test")
-        self._outputs = {}
 
     def _run(self, trainer, pl_module, stage: str) -> None:
-        parts = self._embeddings(trainer, pl_module, stage)
+        parts = self._owner(trainer, stage)._gathered(trainer, pl_module, stage)
         metrics = (self.evaluate(trainer, pl_module, stage, parts) or {}) if trainer.is_global_zero else None
         if trainer.world_size > 1:
             metrics = trainer.strategy.broadcast(metrics, src=0)
@@ -58,6 +67,12 @@ class EmbeddingCollector(pl.Callback):
                  parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float] | None:
         """Runs on global rank 0 only; returns the metrics to log (full names, e.g. ``val/knn_acc``)."""
         raise NotImplementedError
+
+    def _gathered(self, trainer, pl_module, stage: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """The parts of this epoch, gathered once (the first caller; the outputs are then let go)."""
+        if self._parts is None:
+            self._parts, self._outputs = self._embeddings(trainer, pl_module, stage), {}
+        return self._parts
 
     def _embeddings(self, trainer, pl_module, stage: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         names = trainer.datamodule.eval_parts(stage)

@@ -8,23 +8,36 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch import nn
-from torch.utils.data import DataLoader
+from torch.utils.data import ConcatDataset, DataLoader
 
 from forams_lightning.console import progress
 from forams_lightning.models.whitening import fit_whitening
 
 log = logging.getLogger(__name__)
 
+FITTABLE_PARTS = ("train", "val", "unknown_val")  # never a test part: the report must stay unseen
+
 
 class WhiteningInit(pl.Callback):
     """At the start of fit, embed the training images with the backbone (evaluation transforms, each at
     `rotations` quarter turns, each view one sample), fit `fit_whitening` (learned with species labels when
     `supervised`, else PCA) and write it into the head's projection: embedding = normalise((f - mean) @ P).
-    With ``trainer.max_epochs=0`` that is the whole training; with more epochs the head fine-tunes from there.
-    Skipped when fit resumes from a checkpoint (the weights come from it)."""
+    With ``trainer.max_epochs=0`` that is the whole training; with more epochs the head fine-tunes from there. A
+    frozen backbone remembers these features, so the test pass does not embed the training images again.
+    Skipped when fit resumes from a checkpoint (the weights come from it).
 
-    def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64):
+    `parts`: the data parts fitted, those the data has of ``train``, ``val`` (the known species' validation images)
+    and ``unknown_val`` (species withheld for validation). Once choices are made on the validation species, fitting
+    them too gives the whitening more species to generalise from (`experiments/open_set_radiolaria/`); the open-set
+    validation scores (`open_val/`) and the clustering cut calibrated there are then on fitted species."""
+
+    def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
+                 parts: list[str] = ("train",)):
+        bad = [p for p in parts if p not in FITTABLE_PARTS]
+        if bad or not parts:
+            raise ValueError(f"callbacks.whitening.parts={list(parts)}: choose from {list(FITTABLE_PARTS)}")
         self.shrinkage, self.rotations, self.supervised, self.batch_size = shrinkage, rotations, supervised, batch_size
+        self.parts = list(parts)
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.ckpt_path:
@@ -33,15 +46,18 @@ class WhiteningInit(pl.Callback):
         if not isinstance(project, nn.Linear):
             raise ValueError("WhiteningInit needs a linear embedding layer: set model.head.embedding_dim")
         dm = trainer.datamodule
-        loader = DataLoader(dm.dataset("train"), batch_size=self.batch_size, num_workers=dm.num_workers)
+        parts = [p for p in self.parts if dm.indices(p)]
+        loader = DataLoader(ConcatDataset([dm.dataset(p) for p in parts]), batch_size=self.batch_size,
+                            num_workers=dm.num_workers)
         features, labels = [], []
         was_training = pl_module.training
         pl_module.eval()
-        with torch.inference_mode(), progress("whitening: training images", len(loader.dataset)) as advance:
+        with torch.inference_mode(), progress(f"whitening: {'+'.join(parts)} images", len(loader.dataset)) as advance:
             for images, y, _ in loader:
                 images = dm.as_float(images.to(pl_module.device))
                 for k in range(self.rotations):
-                    features.append(pl_module.backbone(torch.rot90(images, k, (2, 3))).float().cpu().numpy())
+                    views = pl_module.features(torch.rot90(images, k, (2, 3)), remember=True)  # test reuses them
+                    features.append(views.float().cpu().numpy())
                     labels.append(y.numpy())
                 advance(len(y))
         pl_module.train(was_training)
@@ -55,5 +71,5 @@ class WhiteningInit(pl.Callback):
             weight = torch.from_numpy(projection.T.copy()).to(project.weight)
             project.weight.copy_(weight)
             project.bias.copy_(-weight @ torch.from_numpy(mean).to(weight))
-        log.info("embedding layer set to the %s whitening of %d training views (%d species)",
-                 "learned" if self.supervised else "PCA", len(features), len(np.unique(labels)))
+        log.info("embedding layer set to the %s whitening of %d views of %s (%d species)",
+                 "learned" if self.supervised else "PCA", len(features), "+".join(parts), len(np.unique(labels)))

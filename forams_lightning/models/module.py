@@ -11,6 +11,7 @@ from torch import nn
 from forams_lightning.losses.combined import MetricLearningLoss
 from forams_lightning.models.backbones import Backbone
 from forams_lightning.models.embedder import rotation_average
+from forams_lightning.models.feature_memo import FeatureMemo
 
 
 class MetricLearningModule(pl.LightningModule):
@@ -24,6 +25,8 @@ class MetricLearningModule(pl.LightningModule):
     where the backbone starts from pretrained weights, ``none`` from random ones).
     `tta_rotations`: evaluation embeds each image at that many quarter turns and averages (shells and skeletons
     have no canonical orientation); training is unaffected.
+    With ``freeze=backbone`` the features that `features(..., remember=True)` computed (the whitening fit's training
+    images) are served again to evaluation for the same images (`FeatureMemo`) instead of being recomputed.
     `cross_rank_mining` (DDP only): mine pairs and compute the metric loss over the batches of all processes
     (PML's DistributedMinerWrapper / DistributedLossWrapper) instead of within each process's P×K batch: more
     negatives per anchor, one all_gather per step. Cross-entropy stays per process.
@@ -65,6 +68,7 @@ class MetricLearningModule(pl.LightningModule):
         self.freeze, self.tta_rotations = freeze, tta_rotations
         for module in self._frozen_modules():
             module.requires_grad_(False)
+        self.feature_memo = FeatureMemo() if freeze == "backbone" else None
 
     def _frozen_modules(self) -> list[nn.Module]:
         if self.freeze == "backbone":
@@ -93,7 +97,26 @@ class MetricLearningModule(pl.LightningModule):
                                   DistributedLossWrapper(self.loss.metric))
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
-        return self.head(self.backbone(images))[0]
+        return self.head(self.features(images))[0]
+
+    def features(self, images: torch.Tensor, remember: bool = False) -> torch.Tensor:
+        """The backbone's features; a frozen backbone keeps those computed with `remember` for later calls."""
+        if self.feature_memo is None:
+            return self.backbone(images)
+        if remember:
+            features = self.backbone(images)
+            self.feature_memo.remember(images, features)
+            return features
+        return self.feature_memo(self.backbone, images)
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Called before the checkpoint's weights replace the backbone's: remembered features survive only a
+        # checkpoint of the same backbone (the test pass of the run that fitted them).
+        if self.feature_memo:
+            current = self.backbone.state_dict(prefix="backbone.")
+            saved = checkpoint.get("state_dict", {})
+            if any(k not in saved or not torch.equal(saved[k].to(v.device), v) for k, v in current.items()):
+                self.feature_memo.clear()
 
     def training_step(self, batch, batch_idx):
         images, labels, _ = batch

@@ -65,25 +65,26 @@ class ReferenceLibrary:
 
     def identify(self, queries: np.ndarray, k: int | None = None, expansion_k: int = 0,
                  expansion_alpha: float = 3.0, balanced: bool = True) -> tuple[Identification, np.ndarray]:
-        """kNN vote against the references and the novelty flag of each query (`novelty` above the threshold).
+        """kNN vote against the references and the novelty score of each query (`novelty`; flagged novel where it
+        is above `threshold`).
         The vote is `balanced` (`metrics.knn.knn_vote`): a species added from a few images is not
         outvoted for lack of references; ``balanced=False`` is the evaluation's plain majority vote (the two agree
         wherever every species has at least k references).
 
         `expansion_k` > 0 (cosine libraries): the vote and the neighbours shown come from query expansion: each
         reference averaged with its `expansion_k` nearest references and each query with its nearest expanded
-        references (`metrics.reranking.neighbour_expansion`); the novelty flag stays on the plain embeddings, the
+        references (`metrics.reranking.neighbour_expansion`); the novelty score stays on the plain embeddings, the
         ones its threshold was calibrated on."""
         k = k or self.k
         found = knn_identify(self.embeddings, self.labels, queries, k, self.metric, balanced)
-        novel = self.novelty(queries) > self.threshold
+        score = self.novelty(queries)
         if expansion_k:
             if self.metric != "cosine":
                 raise ValueError(f"expansion_k needs a cosine library; this one uses {self.metric!r} distances")
             references = self.expanded_references(expansion_k, expansion_alpha)
             expanded = neighbour_expansion(references, expansion_k, expansion_alpha, queries=queries)
             found = knn_identify(references, self.labels, expanded, k, self.metric, balanced)
-        return found, novel
+        return found, score
 
     def novelty(self, queries: np.ndarray) -> np.ndarray:
         """Novelty score of each query (`novelty_score`: the mean distance to its `neighbours` nearest references,
