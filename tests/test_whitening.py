@@ -1,6 +1,7 @@
 """Whitening against scikit-learn's PCA and its defining property (within-species covariance = identity)."""
 
 import numpy as np
+import pytest
 
 from forams_lightning.models.whitening import fit_whitening
 
@@ -78,3 +79,10 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     next(v for k, v in state.items() if k.startswith("backbone.") and v.is_floating_point()).add_(1.0)
     model.on_load_checkpoint({"state_dict": state})
     assert len(model.feature_memo) == 0
+
+    # more parts: the known species' val images join the fit; parts the data lacks (no val species here) are skipped
+    WhiteningInit(rotations=1, parts=["train", "val", "unknown_val"]).on_fit_start(
+        SimpleNamespace(ckpt_path=None, datamodule=dm), model)
+    assert len(model.feature_memo) == len(dm.indices("train")) + len(dm.indices("val")) > len(images)
+    with pytest.raises(ValueError, match=r"callbacks.whitening.parts=\['train', 'unknown_test'\]"):
+        WhiteningInit(parts=["train", "unknown_test"])  # never the test species
