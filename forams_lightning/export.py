@@ -8,7 +8,7 @@
 The data and the split come from the run folder (`config.yaml`, `split.csv`): references are the training images,
 and the novelty threshold is the novelty score (`metrics.novelty.novelty_distance`, set as in the run's open-set
 evaluation unless `novelty_neighbours`/`novelty_scale_k` say otherwise) that keeps `keep_known` of the validation
-images.
+images (of the test images where `reference_parts` includes val).
 """
 
 from __future__ import annotations
@@ -86,16 +86,20 @@ def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_p
                        "exif_transpose": exif},
         info={"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
               **_provenance([(c, d) for c, d, _ in runs]), "reference_parts": list(reference_parts),
-              "calibration": {"source": "the training run's validation split", "part": "val",
-                              "n_queries": 0, "keep_known": keep_known},
               "package_version": package_version(), "git_commit": git_commit()})
-    val_files = datamodule.paths("val")
-    if val_files:
-        queries, _, _ = embed_files(embedder, val_files, transform, description="calibration", **options)
-        library.threshold = float(np.quantile(library.novelty(queries), keep_known))
-        library.info["calibration"]["n_queries"] = len(queries)
+    # Calibration images must not be references themselves (their score would be 0): the validation split, or the
+    # test split where the validation images are references.
+    part = next((p for p in ("val", "test") if p not in reference_parts and datamodule.paths(p)), None)
+    if part is None:
+        log.warning("no held-out images of the known species (reference_parts=%s): no novelty threshold (no "
+                    "specimen will be flagged novel)", list(reference_parts))
+        library.info["calibration"] = {"part": None, "n_queries": 0, "keep_known": keep_known}
     else:
-        log.warning("the run has no validation images: no novelty threshold (no specimen will be flagged novel)")
+        queries, _, _ = embed_files(embedder, datamodule.paths(part), transform, description="calibration",
+                                    **options)
+        library.threshold = float(np.quantile(library.novelty(queries), keep_known))
+        library.info["calibration"] = {"source": f"the training run's {part} split", "part": part,
+                                       "n_queries": len(queries), "keep_known": keep_known}
     return library, run_dir
 
 

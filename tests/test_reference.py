@@ -354,3 +354,14 @@ def test_novelty_score_is_stored_calibrated_and_used_by_identify(trained_run, tm
     old = ReferenceLibrary.load(tmp_path / "lib")
     found, score = old.identify(queries)
     np.testing.assert_allclose(score, found.distances[:, 0], rtol=1e-5)
+
+
+def test_export_with_val_references_calibrates_on_the_test_images(trained_run, tmp_path):
+    run, metrics = trained_run
+    cfg = compose_app("export", [f"ckpt={run / metrics['best_checkpoint']}", "num_workers=0",
+                                 "reference_parts=[train,val]", f"out={tmp_path / 'lib'}"], tmp_path)
+    manifest = json.loads((export(cfg) / "manifest.json").read_text())
+    lib = ReferenceLibrary.load(tmp_path / "lib")
+    n_test = sum(1 for line in (run / "split.csv").read_text().splitlines() if line.endswith(",test"))
+    assert lib.info["calibration"]["part"] == "test" and lib.info["calibration"]["n_queries"] == n_test
+    assert 0 < manifest["novelty_threshold"] < np.inf  # validation images are references: their score would be 0
