@@ -96,6 +96,22 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     assert len(unknown) == len(saved["unknown_test_labels"]) == len(saved["unknown_test_files"])
     assert {saved["species"][i] for i in saved["unknown_test_labels"]} == set(metrics["split"]["unknown_species"])
 
+    # ... and rescore.py recomputes them from those arrays: the same settings give the same numbers, --write swaps
+    # in those of other settings and records the rescoring
+    import importlib.util
+
+    path = Path(__file__).parents[1] / "experiments" / "open_set_radiolaria" / "rescore.py"
+    spec = importlib.util.spec_from_file_location("rescore", path)
+    rescore = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(rescore)
+    again = rescore.rescore(tmp_path, [])
+    assert again == pytest.approx({k: metrics[k] for k in again}, abs=1e-6)
+    rescore.write(tmp_path, ["novelty_neighbours=1", "novelty_scale_k=0"],
+                  rescore.rescore(tmp_path, ["novelty_neighbours=1", "novelty_scale_k=0"]))
+    written = json.loads((tmp_path / "metrics.json").read_text())
+    assert written["rescored"]["settings"] == ["novelty_neighbours=1", "novelty_scale_k=0"]
+    assert written["open/novelty_auroc"] != metrics["open/novelty_auroc"] and written["split"] == metrics["split"]
+
 
 def test_frozen_features_are_scored_without_an_optimiser(make_cfg, tmp_path):
     """The frozen-feature baseline (nothing trainable): scored with 0 epochs; asked to train, it says why it cannot."""
