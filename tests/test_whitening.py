@@ -84,5 +84,7 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     WhiteningInit(rotations=1, parts=["train", "val", "unknown_val"]).on_fit_start(
         SimpleNamespace(ckpt_path=None, datamodule=dm), model)
     assert len(model.feature_memo) == len(dm.indices("train")) + len(dm.indices("val")) > len(images)
+    model.on_test_end()  # the test pass was the memo's last use
+    assert len(model.feature_memo) == 0
     with pytest.raises(ValueError, match=r"callbacks.whitening.parts=\['train', 'unknown_test'\]"):
         WhiteningInit(parts=["train", "unknown_test"])  # never the test species

@@ -26,7 +26,8 @@ class MetricLearningModule(pl.LightningModule):
     `tta_rotations`: evaluation embeds each image at that many quarter turns and averages (shells and skeletons
     have no canonical orientation); training is unaffected.
     With ``freeze=backbone`` the features that `features(..., remember=True)` computed (the whitening fit's training
-    images) are served again to evaluation for the same images (`FeatureMemo`) instead of being recomputed.
+    images) are served again to evaluation for the same images (`FeatureMemo`) instead of being recomputed, until the
+    end of the test.
     `cross_rank_mining` (DDP only): mine pairs and compute the metric loss over the batches of all processes
     (PML's DistributedMinerWrapper / DistributedLossWrapper) instead of within each process's P×K batch: more
     negatives per anchor, one all_gather per step. Cross-entropy stays per process.
@@ -108,6 +109,10 @@ class MetricLearningModule(pl.LightningModule):
             self.feature_memo.remember(images, features)
             return features
         return self.feature_memo(self.backbone, images)
+
+    def on_test_end(self) -> None:
+        if self.feature_memo is not None:  # its work is done: the fit's features are not held for the module's life
+            self.feature_memo.clear()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         # Called before the checkpoint's weights replace the backbone's: remembered features survive only a
