@@ -43,8 +43,9 @@ def identify(cfg: DictConfig) -> Path:
             rows = {i: _failure_row(files[i], error, k) for i, error in bad}
             if good:
                 found, score = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced")
-                results.add(good, found, score > library.threshold)
-                rows.update({i: _row(files[i], library, found, score, r) for r, i in enumerate(good)})
+                novel = score > library.threshold
+                results.add(good, found, novel)
+                rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})
             writer.write([rows[i] for i in sorted(rows)])
             results.failures += [(files[i], error) for i, error in bad]
     if cfg.review.enabled:
@@ -66,7 +67,7 @@ def _header(k: int) -> list[str]:
     return header + ["error"]
 
 
-def _row(file: str, library, found, score, r: int) -> list:
+def _row(file: str, library, found, score, novel, r: int) -> list:
     from forams_lightning.metrics.classification import genus_of
 
     species = library.species[found.prediction[r]]
@@ -74,7 +75,7 @@ def _row(file: str, library, found, score, r: int) -> list:
                   for v in (library.species[lab], f"{d:.5f}", library.files[g])]
     padding = [""] * (3 * found.ids.shape[1] - len(neighbours))
     return [file, species, genus_of(species), f"{found.vote_share[r]:.3f}", f"{found.distances[r, 0]:.5f}",
-            f"{score[r]:.5f}", int(score[r] > library.threshold), *neighbours, *padding, ""]
+            f"{score[r]:.5f}", int(novel[r]), *neighbours, *padding, ""]
 
 
 def _failure_row(file: str, error: str, k: int) -> list:
