@@ -39,7 +39,10 @@ def test_open_set_is_the_whitened_feature_ensemble(make_cfg):
     assert cfg.model.freeze == "backbone" and cfg.model.tta_rotations == 4 and cfg.trainer.max_epochs == 0
     assert cfg.model.head.embedding_dim == 256 and cfg.callbacks.whitening.rotations == 4
     assert cfg.callbacks.whitening.shrinkage == 0.5
-    assert cfg.callbacks.open_set_evaluation.expansion_k == 3 and cfg.callbacks.open_set_evaluation.linkage == "ward"
+    evaluation = cfg.callbacks.open_set_evaluation
+    assert evaluation.expansion_k == 3 and evaluation.linkage == "average"
+    assert cfg.callbacks.whitening.calibration_folds == 2  # the cut calibrated on species the whitening never saw
+    assert evaluation.calibration_draws == 5
     assert cfg.data.open_set.folds == 5
 
 

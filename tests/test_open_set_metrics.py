@@ -137,3 +137,31 @@ def test_calibrated_cut_finds_the_number_of_species_of_the_calibration_set(linka
     big_x, big_y = _blobs(rng, n_species=40, per=10, spread=0.05, dim=64)  # drawn down to whole species
     cut = calibrate_threshold(big_x, big_y, linkage=linkage, max_items=100)
     assert len(np.unique(agglomerative(big_x, cut, linkage=linkage))) == 40
+
+
+def test_open_set_cut_is_calibrated_on_the_cross_fitted_sets_first():
+    from types import SimpleNamespace
+
+    from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
+    from forams_lightning.callbacks.whitening import WhiteningInit
+
+    rng = np.random.default_rng(5)
+    unknown, val = _blobs(rng, n_species=5, per=8, spread=0.05), _blobs(rng, n_species=6, per=8, spread=0.05)
+    loose, tight = _blobs(rng, n_species=4, per=8, spread=0.2), _blobs(rng, n_species=4, per=8, spread=0.1)
+    parts = {"unknown_test": unknown, "unknown_val": val}
+    evaluation = OpenSetEvaluation(linkage="average")
+    whitening = WhiteningInit()
+    whitening.calibration_sets = [loose, tight]
+    scores = evaluation.evaluate(SimpleNamespace(callbacks=[whitening]), None, "test", parts)
+    expected = (calibrate_threshold(*loose, linkage="average") + calibrate_threshold(*tight, linkage="average")) / 2
+    assert scores["open/agglo_threshold"] == pytest.approx(expected)
+    # without cross-fitted sets (a run without them, or metrics recomputed outside one): the val species
+    assert evaluation.evaluate(None, None, "test", parts)["open/agglo_threshold"] == pytest.approx(
+        calibrate_threshold(*val, linkage="average"))
+    # calibration_draws: each set drawn down (whole species, seeded) to the unseen set's image count, cuts averaged
+    crowded = _blobs(rng, n_species=30, per=8, spread=0.2)
+    drawn = OpenSetEvaluation(linkage="average", calibration_draws=3, seed=7)
+    whitening.calibration_sets = [crowded]
+    cut = drawn.evaluate(SimpleNamespace(callbacks=[whitening]), None, "test", parts)["open/agglo_threshold"]
+    expected = np.mean([calibrate_threshold(*crowded, linkage="average", max_items=40, seed=7 + d) for d in range(3)])
+    assert cut == pytest.approx(expected) and cut != pytest.approx(calibrate_threshold(*crowded, linkage="average"))

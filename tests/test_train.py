@@ -95,6 +95,9 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     assert unknown.shape[1] == 256
     assert len(unknown) == len(saved["unknown_test_labels"]) == len(saved["unknown_test_files"])
     assert {saved["species"][i] for i in saved["unknown_test_labels"]} == set(metrics["split"]["unknown_species"])
+    # with the whitening's cross-fitted calibration sets (the clustering cut), which the rescoring below reads too
+    crossfit = np.concatenate([saved["crossfit0_labels"], saved["crossfit1_labels"]])
+    assert sorted(crossfit) == sorted(saved["train_labels"])
 
     # ... and rescore.py recomputes them from those arrays: the same settings give the same numbers, --write swaps
     # in those of other settings and records the rescoring

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from forams_lightning.models.whitening import fit_whitening
+from forams_lightning.models.whitening import cross_fitted_embeddings, fit_whitening
 
 
 def test_pca_whitening_matches_sklearn_up_to_sign():
@@ -37,13 +37,39 @@ def test_shrinkage_keeps_singular_data_finite():
     assert projection.shape == (50, 8) and np.isfinite(projection).all()
 
 
+def test_cross_fitted_species_are_embedded_by_a_whitening_that_never_saw_them():
+    # many dimensions and few images a species: the whitening overfits the species it is fitted on, so they look
+    # tighter than species it never saw; cross-fitted species must look as unseen ones do
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(12), 6)
+    views = (rng.normal(size=(12, 1, 40)) * 2.0)[labels] + rng.normal(size=(72, 2, 40))  # 2 views an image
+    groups = cross_fitted_embeddings(views, labels, folds=3, dim=8, seed=0)
+    assert sorted(np.concatenate([y for _, y in groups])) == sorted(labels)  # every species in one group
+    assert all(len(np.unique(y)) == 4 and e.shape == (len(y), 8) for e, y in groups)
+    held = np.unique(groups[0][1])
+    rest = ~np.isin(labels, held)
+    mean, projection = fit_whitening(views[rest].reshape(-1, 40), np.repeat(labels[rest], 2), 8, 0.5)
+    by_hand = (views[~rest] - mean) @ projection
+    by_hand = (by_hand / np.linalg.norm(by_hand, axis=-1, keepdims=True)).mean(1)
+    np.testing.assert_allclose(groups[0][0], by_hand, rtol=1e-4, atol=1e-5)
+
+    def spread(emb, y):  # mean distance of an image to its species' mean embedding
+        return np.mean([np.linalg.norm(emb[y == c] - emb[y == c].mean(0), axis=1).mean() for c in np.unique(y)])
+    mean, projection = fit_whitening(views.reshape(-1, 40), np.repeat(labels, 2), 8, 0.5)
+    fitted = (views - mean) @ projection
+    fitted = (fitted / np.linalg.norm(fitted, axis=-1, keepdims=True)).mean(1)
+    assert spread(*groups[0]) > 1.5 * spread(fitted[~rest], labels[~rest])
+    with pytest.raises(ValueError, match="at least 2 species a fold"):
+        cross_fitted_embeddings(views[:18], labels[:18], folds=2)
+
+
 def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg):
     from types import SimpleNamespace
 
     import torch
     from hydra.utils import instantiate
 
-    from forams_lightning.callbacks.whitening import WhiteningInit
+    from forams_lightning.callbacks.whitening import WhiteningInit, cross_fitted_sets
 
     cfg = make_cfg("+experiment=open_set_whitened", "model.backbone.pretrained=false", "model.head.embedding_dim=16")
     dm = instantiate(cfg.data)
@@ -88,3 +114,14 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     assert len(model.feature_memo) == 0
     with pytest.raises(ValueError, match=r"callbacks.whitening.parts=\['train', 'unknown_test'\]"):
         WhiteningInit(parts=["train", "unknown_test"])  # never the test species
+
+    # cross-fitted calibration sets: every training species once, embedded by the other half's whitening
+    whitening = WhiteningInit(rotations=1, calibration_folds=2)
+    trainer = SimpleNamespace(ckpt_path=None, datamodule=dm, callbacks=[whitening])
+    whitening.on_fit_start(trainer, model)
+    sets = cross_fitted_sets(trainer)
+    assert len(sets) == 2 and all(e.shape[1] == 16 for e, _ in sets)
+    assert sorted(np.concatenate([y for _, y in sets])) == sorted(np.asarray(dm.part_labels("train")))
+    assert cross_fitted_sets(None) == []
+    with pytest.raises(ValueError, match="callbacks.whitening.calibration_folds must be 0"):
+        WhiteningInit(calibration_folds=1)

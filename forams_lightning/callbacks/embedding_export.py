@@ -7,11 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
+from forams_lightning.callbacks.whitening import cross_fitted_sets
 
 
 class EmbeddingExport(EmbeddingCollector):
     """Writes `path` (npz): ``<part>_embeddings``, ``<part>_labels`` (species indices into ``species``) and
-    ``<part>_files`` for each test part (train gallery, val, test, unknown species), in dataset order.
+    ``<part>_files`` for each test part (train gallery, val, test, unknown species), in dataset order; and
+    ``crossfit<i>_embeddings`` / ``_labels``, the whitening's cross-fitted calibration sets where it made them.
 
     The evaluation metrics are functions of these arrays alone, so they can be recomputed with other settings
     without embedding an image again (`experiments/open_set_radiolaria/rescore.py`)."""
@@ -28,6 +30,8 @@ class EmbeddingExport(EmbeddingCollector):
         for name, (emb, labels) in parts.items():
             arrays.update({f"{name}_embeddings": emb, f"{name}_labels": labels,
                            f"{name}_files": np.array(dm.paths(name))})
+        for i, (emb, labels) in enumerate(cross_fitted_sets(trainer)):
+            arrays.update({f"crossfit{i}_embeddings": emb, f"crossfit{i}_labels": labels})
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
         np.savez(tmp, **arrays)

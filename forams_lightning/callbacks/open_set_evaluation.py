@@ -3,15 +3,20 @@ clustering without labels, and novelty detection against the known gallery."""
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
+from forams_lightning.callbacks.whitening import cross_fitted_sets
 from forams_lightning.data.splits import stratified_split
 from forams_lightning.metrics.classification import identification_scores
 from forams_lightning.metrics.clustering import LINKAGES, agglomerative, calibrate_threshold, cluster_scores, kmeans
 from forams_lightning.metrics.knn import knn_identify, leave_one_out_nearest
 from forams_lightning.metrics.novelty import local_spread, novelty_distance, novelty_scores
 from forams_lightning.metrics.reranking import neighbour_expansion
+
+log = logging.getLogger(__name__)
 
 
 class OpenSetEvaluation(EmbeddingCollector):
@@ -20,11 +25,13 @@ class OpenSetEvaluation(EmbeddingCollector):
 
     1. `knn_*`: the unknown images split (stratified, seeded) into gallery and queries; k-NN vote (the paper).
     2. `loo_1nn_*`: leave-one-out 1-NN over all unknown images (no gallery split; works for 4-image species).
-    3. `kmeans_*` (k = true number of species) and `agglo_*` (hierarchical clustering with `linkage`, cut where a
-       labelled calibration set (the validation species ``unknown_val`` where the data has them, else every image of
-       the known species: gallery and known queries) splits into as many clusters as it has species, so k is
-       estimated: `agglo_k` next to `k_true`):
-       Hungarian accuracy, macro F1, NMI, ARI, k.
+    3. `kmeans_*` (k = true number of species) and `agglo_*` (hierarchical clustering with `linkage`, cut where
+       labelled calibration sets split into as many clusters as they have species (the mean of their cuts), so k is
+       estimated: `agglo_k` next to `k_true`): Hungarian accuracy, macro F1, NMI, ARI, k. The calibration sets, first
+       of: the whitening's cross-fitted sets (`callbacks.whitening.calibration_folds`: known species the embedding
+       was not fitted on), the validation species ``unknown_val``, every image of the known species (gallery and
+       known queries). `calibration_draws` > 0: each set is calibrated on that many seeded draws of whole species
+       the size of the unseen set in images (the cut is the mean).
     4. novelty: distance to the known gallery (`metrics.novelty.novelty_distance`: the mean over the
        `novelty_neighbours` nearest items, each distance in units of the item's local spread where `novelty_scale_k`);
        `auroc` (known test vs unknown queries), `oscr`,
@@ -38,7 +45,8 @@ class OpenSetEvaluation(EmbeddingCollector):
 
     def __init__(self, k: int = 5, metric: str = "cosine", seed: int = 0, full_at_val: bool = False,
                  keep_known: float = 0.95, expansion_k: int = 0, expansion_alpha: float = 3.0,
-                 linkage: str = "ward", novelty_neighbours: int = 1, novelty_scale_k: int = 0):
+                 linkage: str = "ward", novelty_neighbours: int = 1, novelty_scale_k: int = 0,
+                 calibration_draws: int = 0):
         super().__init__()
         if expansion_k and metric != "cosine":
             raise ValueError("callbacks.open_set_evaluation.expansion_k needs metric=cosine (it averages unit vectors)")
@@ -47,6 +55,7 @@ class OpenSetEvaluation(EmbeddingCollector):
         self.k, self.metric, self.seed, self.full_at_val, self.keep_known = k, metric, seed, full_at_val, keep_known
         self.expansion_k, self.expansion_alpha, self.linkage = expansion_k, expansion_alpha, linkage
         self.novelty_neighbours, self.novelty_scale_k = novelty_neighbours, novelty_scale_k
+        self.calibration_draws = calibration_draws
 
     def evaluate(self, trainer, pl_module, stage, parts):
         unknown = parts.get(f"unknown_{stage}")
@@ -59,11 +68,10 @@ class OpenSetEvaluation(EmbeddingCollector):
                                                               self.metric == "cosine")))
         if stage == "test" or self.full_at_val:
             scores.update(self._gallery_knn(emb, labels))
-            calibration = parts.get("unknown_val") or self._known(parts, stage)
-            if calibration is not None and len(np.unique(calibration[1])) > 1:
+            calibration = self._calibration_sets(trainer, parts, stage)
+            if calibration:
                 cosine = self.metric == "cosine"
-                threshold = calibrate_threshold(self._expand(calibration[0]), calibration[1], cosine, self.linkage,
-                                                seed=self.seed)
+                threshold = self._calibrated_cut(calibration, len(emb), cosine)
                 scores["agglo_threshold"] = threshold
                 scores.update(self._clusters("agglo", labels, agglomerative(emb, threshold, cosine, self.linkage)))
             if "train" in parts and stage in parts:
@@ -71,6 +79,32 @@ class OpenSetEvaluation(EmbeddingCollector):
         scores["k_true"] = float(len(np.unique(labels)))
         prefix = "open" if stage == "test" else "open_val"
         return {f"{prefix}/{k}": v for k, v in scores.items()}
+
+    def _calibrated_cut(self, calibration, n_unseen: int, cosine: bool) -> float:
+        cuts = []
+        for x, y in calibration:
+            x = self._expand(x)
+            if not self.calibration_draws:
+                cuts.append(calibrate_threshold(x, y, cosine, self.linkage, seed=self.seed))
+                continue
+            # species crowd a larger set more, and a cut calibrated there over-splits a smaller unseen set
+            size = min(n_unseen, 2000)
+            draws = self.calibration_draws if len(x) > size else 1
+            cuts += [calibrate_threshold(x, y, cosine, self.linkage, max_items=size, seed=self.seed + d)
+                     for d in range(draws)]
+        return float(np.mean(cuts))
+
+    def _calibration_sets(self, trainer, parts, stage) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Labelled sets of more than one species to calibrate the clustering cut on (class docstring, 3)."""
+        sets, source = cross_fitted_sets(trainer), "the whitening's cross-fitted species"
+        if not sets:  # e.g. evaluated from a checkpoint, where no whitening is fitted
+            source = "the validation species" if "unknown_val" in parts else "every image of the known species"
+            sets = [parts.get("unknown_val") or self._known(parts, stage)]
+        sets = [s for s in sets if s is not None and len(np.unique(s[1])) > 1]
+        if sets:
+            log.info("open-set clustering cut calibrated on %s (%s species)", source,
+                     " + ".join(str(len(np.unique(y))) for _, y in sets))
+        return sets
 
     @staticmethod
     def _known(parts, stage) -> tuple[np.ndarray, np.ndarray] | None:

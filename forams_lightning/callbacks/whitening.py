@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
 
 from forams_lightning.console import progress
-from forams_lightning.models.whitening import fit_whitening
+from forams_lightning.models.whitening import cross_fitted_embeddings, fit_whitening
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +29,23 @@ class WhiteningInit(pl.Callback):
     `parts`: the data parts fitted, those the data has of ``train``, ``val`` (the known species' validation images)
     and ``unknown_val`` (species withheld for validation: the open-set validation scores, `open_val/`, and the
     clustering cut calibrated there are then on fitted species). On the radiolaria benchmark fitting the val species
-    too tied on val species and lost on the test species (`experiments/open_set_radiolaria/`)."""
+    too tied on val species and lost on the test species (`experiments/open_set_radiolaria/`).
+
+    `calibration_folds` >= 2: the fitted species are also split into that many seeded groups, each embedded by a
+    whitening fitted without it (`cross_fitted_embeddings`); `calibration_sets` keeps them, labelled species the
+    embedding was not fitted on, for `OpenSetEvaluation` to calibrate its clustering cut on (species the whitening
+    fitted are tighter than unseen ones, and a cut calibrated on them over-splits the unseen)."""
 
     def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
-                 parts: list[str] = ("train",)):
+                 parts: list[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
         bad = [p for p in parts if p not in FITTABLE_PARTS]
         if bad or not parts:
             raise ValueError(f"callbacks.whitening.parts={list(parts)}: choose from {list(FITTABLE_PARTS)}")
+        if calibration_folds == 1 or calibration_folds < 0:
+            raise ValueError(f"callbacks.whitening.calibration_folds must be 0 (off) or >= 2 (got {calibration_folds})")
         self.shrinkage, self.rotations, self.supervised, self.batch_size = shrinkage, rotations, supervised, batch_size
-        self.parts = list(parts)
+        self.parts, self.calibration_folds, self.seed = list(parts), calibration_folds, seed
+        self.calibration_sets: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.ckpt_path:
@@ -55,15 +63,16 @@ class WhiteningInit(pl.Callback):
         with torch.inference_mode(), progress(f"whitening: {'+'.join(parts)} images", len(loader.dataset)) as advance:
             for images, y, _ in loader:
                 images = dm.as_float(images.to(pl_module.device))
-                for k in range(self.rotations):
-                    views = pl_module.features(torch.rot90(images, k, (2, 3)), remember=True)  # test reuses them
-                    features.append(views.float().cpu().numpy())
-                    labels.append(y.numpy())
+                # test reuses the remembered features
+                features.append(torch.stack([pl_module.features(torch.rot90(images, k, (2, 3)), remember=True)
+                                             for k in range(self.rotations)], 1).float().cpu().numpy())
+                labels.append(y.numpy())
                 advance(len(y))
         pl_module.train(was_training)
-        features, labels = np.concatenate(features), np.concatenate(labels)
-        mean, projection = fit_whitening(features, labels if self.supervised else None, project.out_features,
-                                         self.shrinkage)
+        views, labels = np.concatenate(features), np.concatenate(labels)  # (images, rotations, D), (images,)
+        features = views.reshape(-1, views.shape[-1])
+        mean, projection = fit_whitening(features, np.repeat(labels, self.rotations) if self.supervised else None,
+                                         project.out_features, self.shrinkage)
         if projection.shape[1] < project.out_features:
             raise ValueError(f"model.head.embedding_dim={project.out_features} exceeds the backbone's "
                              f"{projection.shape[0]} features")
@@ -73,3 +82,23 @@ class WhiteningInit(pl.Callback):
             project.bias.copy_(-weight @ torch.from_numpy(mean).to(weight))
         log.info("embedding layer set to the %s whitening of %d views of %s (%d species)",
                  "learned" if self.supervised else "PCA", len(features), "+".join(parts), len(np.unique(labels)))
+        if self.calibration_folds:
+            self._cross_fit(views, labels, project.out_features, getattr(pl_module.head, "normalize", True))
+
+    def _cross_fit(self, views, labels, dim, normalize) -> None:
+        n_species = len(np.unique(labels))
+        if n_species < 2 * self.calibration_folds:
+            log.warning("callbacks.whitening.calibration_folds=%d needs 2 fitted species a fold (%d species): no "
+                        "cross-fitted calibration sets", self.calibration_folds, n_species)
+            return
+        self.calibration_sets = cross_fitted_embeddings(views, labels, self.calibration_folds, dim, self.shrinkage,
+                                                        self.supervised, normalize, self.seed)
+        log.info("cross-fitted calibration sets: %s species, each embedded by a whitening fitted without them",
+                 " + ".join(str(len(np.unique(y))) for _, y in self.calibration_sets))
+
+
+def cross_fitted_sets(trainer) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The cross-fitted calibration sets of the run's whitening (empty where it made none, or where `trainer` is
+    None: metrics recomputed outside a run)."""
+    callbacks = getattr(trainer, "callbacks", None) or ()
+    return [s for c in callbacks if isinstance(c, WhiteningInit) for s in (c.calibration_sets or ())]

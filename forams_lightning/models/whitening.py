@@ -42,3 +42,32 @@ def fit_whitening(features: np.ndarray, labels: np.ndarray | None = None, dim: i
         _, axes = np.linalg.eigh(w.T @ w / len(x))
         projection = whiten @ axes[:, ::-1]
     return mean.astype(np.float32), np.ascontiguousarray(projection[:, :dim], dtype=np.float32)
+
+
+def cross_fitted_embeddings(views: np.ndarray, labels: np.ndarray, folds: int, dim: int | None = None,
+                            shrinkage: float = 0.5, supervised: bool = True, normalize: bool = True,
+                            seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Labelled species that the embedding was not fitted on, as unseen species are: the species split into `folds`
+    seeded groups, each group embedded by a whitening fitted on the other groups alone.
+
+    A clustering cut calibrated on species the whitening fitted is too tight for unseen species (they spread more),
+    so the cut over-splits them; these groups are calibration sets without that bias.
+    `views`: (N, R, D) backbone features of R views of each image (quarter turns); an image's embedding is the mean
+    over its views of ``(f - mean) @ projection``, each view L2-normalised first where `normalize` (the model's head
+    and quarter-turn averaging). Returns one (embeddings (n, dim), labels (n,)) pair a group."""
+    views, labels = np.asarray(views, dtype=np.float32), np.asarray(labels)
+    species = np.random.default_rng(seed).permutation(np.unique(labels))
+    if folds < 2 or len(species) < 2 * folds:
+        raise ValueError(f"cross-fitting in {folds} folds needs folds >= 2 and at least 2 species a fold "
+                         f"(got {len(species)} species)")
+    n, r, d = views.shape
+    groups = []
+    for group in np.array_split(species, folds):
+        held = np.isin(labels, group)
+        rest = np.repeat(labels[~held], r) if supervised else None
+        mean, projection = fit_whitening(views[~held].reshape(-1, d), rest, dim, shrinkage)
+        emb = (views[held] - mean) @ projection
+        if normalize:
+            emb /= np.maximum(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12)
+        groups.append((emb.mean(1), labels[held]))
+    return groups
