@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Open-set benchmark on the class-disjoint radiolaria set, and the same recipes on other partitions.
 # Usage: bash experiments/open_set_radiolaria/run.sh /path/to/radiolaria [rows...]
-#   rows (default: frozen open_set): frozen paper whitened open_set open_set_fit_val open_set_224px
+#   rows (default: frozen open_set): frozen paper whitened open_set open_set_ward open_set_fit_val open_set_224px
 #                                                                     -> results.md (the shipped class split)
-#                                    folds_frozen folds_open_set      -> results_folds.md (species-level 5-fold
+#                                    folds_frozen folds_open_set (+ _ward) -> results_folds.md (species-level 5-fold
 #                                                                        partition, fold 0: no val species)
-#                                    tail10_frozen tail10_open_set    -> results_tail10.md (the embedded library,
+#                                    tail10_frozen tail10_open_set (+ _ward) -> results_tail10.md (the embedded library,
 #                                                                        the paper's ten withheld species)
 # Each run writes OUT/<table>/<row>/seed<k>/metrics.json; open/* = the withheld species (never trained or selected
 # on). Env: OUT (default logs/open_set_radiolaria), SEEDS (default "0 1 2"; the paper row 1 seed).
@@ -22,6 +22,9 @@ TAIL10="logger=csv data.open_set.unknown=paper_tail10 data.open_set.folds=null"
 # ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
 FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.input_scale=1.0 model.backbone.layers=null
   model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.expansion_k=0"
+# Clustering as before session 12: Ward, calibrated on the val species or the known species as they are.
+WARD="callbacks.open_set_evaluation.linkage=ward callbacks.open_set_evaluation.calibration_draws=0
+  callbacks.whitening.calibration_folds=0"
 for row in $ROWS; do
   case $row in
     frozen) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="$FROZEN $RADIOLARIA" ;;
@@ -34,6 +37,8 @@ for row in $ROWS; do
     whitened) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set_whitened $RADIOLARIA" ;;
     # The best recipe (conf/experiment/open_set.yaml).
     open_set) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $RADIOLARIA" ;;
+    # The same clustered as before session 12: Ward, cut calibrated on the val species (else the known species).
+    open_set_ward) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $WARD $RADIOLARIA" ;;
     # The same with the whitening also fitted on the 53 val species (their Ward cut then calibrated on fitted species).
     open_set_fit_val) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set
       callbacks.whitening.parts=[train,unknown_val] $RADIOLARIA" ;;
@@ -41,8 +46,12 @@ for row in $ROWS; do
     open_set_224px) TABLE=shipped; SEEDS=0; ARGS="+experiment=open_set model.backbone.input_scale=1.0 $RADIOLARIA" ;;
     folds_frozen) TABLE=folds; SEEDS=0; ARGS="$FROZEN $FOLDS" ;;
     folds_open_set) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $FOLDS" ;;
+    folds_frozen_ward) TABLE=folds; SEEDS=0; ARGS="$FROZEN $WARD $FOLDS" ;;
+    folds_open_set_ward) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $WARD $FOLDS" ;;
     tail10_frozen) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $TAIL10" ;;
     tail10_open_set) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $TAIL10" ;;
+    tail10_frozen_ward) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $WARD $TAIL10" ;;
+    tail10_open_set_ward) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $WARD $TAIL10" ;;
     *) echo "unknown row $row"; exit 2 ;;
   esac
   for seed in $SEEDS; do
@@ -51,8 +60,8 @@ for row in $ROWS; do
   done
 done
 COLUMNS=("open/loo_1nn_acc=LOO 1-NN acc" "open/loo_1nn_macro_f1=LOO macro F1" "open/knn_acc=5-NN acc (gallery split)"
-  "open/kmeans_acc=k-means acc" "open/kmeans_nmi=k-means NMI" "open/agglo_nmi=Ward NMI (k estimated)"
-  "open/agglo_k=Ward k" "open/k_true=true k" "open/novelty_auroc=novelty AUROC")
+  "open/kmeans_acc=k-means acc" "open/kmeans_nmi=k-means NMI" "open/agglo_nmi=clustering NMI (k estimated)"
+  "open/agglo_k=clustering k" "open/k_true=true k" "open/novelty_auroc=novelty AUROC")
 for table in shipped folds tail10; do
   test -d "$OUT/$table" || continue
   case $table in
