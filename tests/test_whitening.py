@@ -125,3 +125,13 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     assert cross_fitted_sets(None) == []
     with pytest.raises(ValueError, match="callbacks.whitening.calibration_folds must be 0"):
         WhiteningInit(calibration_folds=1)
+
+
+def test_too_few_species_to_cross_fit_warn_and_leave_no_calibration_sets(caplog):
+    from forams_lightning.callbacks.whitening import WhiteningInit
+
+    whitening = WhiteningInit(calibration_folds=2)
+    views = np.random.default_rng(4).normal(size=(9, 2, 6))
+    whitening._cross_fit(views, np.repeat([0, 1, 2], 3), dim=4, normalize=True)  # 3 species: not 2 a fold
+    assert whitening.calibration_sets is None
+    assert "at least 2 species a fold (got 3 species)" in caplog.text

@@ -11,7 +11,14 @@ from forams_lightning.callbacks.embeddings import EmbeddingCollector
 from forams_lightning.callbacks.whitening import cross_fitted_sets
 from forams_lightning.data.splits import stratified_split
 from forams_lightning.metrics.classification import identification_scores
-from forams_lightning.metrics.clustering import LINKAGES, agglomerative, calibrate_threshold, cluster_scores, kmeans
+from forams_lightning.metrics.clustering import (
+    LINKAGES,
+    MAX_CALIBRATION_ITEMS,
+    agglomerative,
+    calibrate_threshold,
+    cluster_scores,
+    kmeans,
+)
 from forams_lightning.metrics.knn import knn_identify, leave_one_out_nearest
 from forams_lightning.metrics.novelty import local_spread, novelty_distance, novelty_scores
 from forams_lightning.metrics.reranking import neighbour_expansion
@@ -81,17 +88,11 @@ class OpenSetEvaluation(EmbeddingCollector):
         return {f"{prefix}/{k}": v for k, v in scores.items()}
 
     def _calibrated_cut(self, calibration, n_unseen: int, cosine: bool) -> float:
-        cuts = []
-        for x, y in calibration:
-            x = self._expand(x)
-            if not self.calibration_draws:
-                cuts.append(calibrate_threshold(x, y, cosine, self.linkage, seed=self.seed))
-                continue
-            # species crowd a larger set more, and a cut calibrated there over-splits a smaller unseen set
-            size = min(n_unseen, 2000)
-            draws = self.calibration_draws if len(x) > size else 1
-            cuts += [calibrate_threshold(x, y, cosine, self.linkage, max_items=size, seed=self.seed + d)
-                     for d in range(draws)]
+        # with draws: species crowd a larger set more, and a cut calibrated there over-splits a smaller unseen set
+        size = min(n_unseen, MAX_CALIBRATION_ITEMS) if self.calibration_draws else MAX_CALIBRATION_ITEMS
+        cuts = [calibrate_threshold(x, y, cosine, self.linkage, max_items=size, seed=self.seed + d)
+                for x, y in calibration for x in [self._expand(x)]
+                for d in range(max(1, self.calibration_draws) if len(x) > size else 1)]
         return float(np.mean(cuts))
 
     def _calibration_sets(self, trainer, parts, stage) -> list[tuple[np.ndarray, np.ndarray]]:

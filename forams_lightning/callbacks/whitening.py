@@ -86,13 +86,12 @@ class WhiteningInit(pl.Callback):
             self._cross_fit(views, labels, project.out_features, getattr(pl_module.head, "normalize", True))
 
     def _cross_fit(self, views, labels, dim, normalize) -> None:
-        n_species = len(np.unique(labels))
-        if n_species < 2 * self.calibration_folds:
-            log.warning("callbacks.whitening.calibration_folds=%d needs 2 fitted species a fold (%d species): no "
-                        "cross-fitted calibration sets", self.calibration_folds, n_species)
+        try:
+            self.calibration_sets = cross_fitted_embeddings(views, labels, self.calibration_folds, dim,
+                                                            self.shrinkage, self.supervised, normalize, self.seed)
+        except ValueError as error:  # too few species: the evaluation falls back to other calibration species
+            log.warning("callbacks.whitening.calibration_folds: %s; no cross-fitted calibration sets", error)
             return
-        self.calibration_sets = cross_fitted_embeddings(views, labels, self.calibration_folds, dim, self.shrinkage,
-                                                        self.supervised, normalize, self.seed)
         log.info("cross-fitted calibration sets: %s species, each embedded by a whitening fitted without them",
                  " + ".join(str(len(np.unique(y))) for _, y in self.calibration_sets))
 

@@ -46,6 +46,7 @@ def kmeans(embeddings: np.ndarray, k: int, seed: int = 0, cosine: bool = True) -
 
 
 LINKAGES = ("ward", "average", "complete")
+MAX_CALIBRATION_ITEMS = 2000  # larger calibration sets are drawn down to this many items (cost of the full tree)
 
 
 def agglomerative(embeddings: np.ndarray, threshold: float, cosine: bool = True, linkage: str = "ward") -> np.ndarray:
@@ -57,7 +58,7 @@ def agglomerative(embeddings: np.ndarray, threshold: float, cosine: bool = True,
 
 
 def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True,
-                        linkage: str = "ward", max_items: int = 2000, seed: int = 0) -> float:
+                        linkage: str = "ward", max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
     """The cut at which the agglomerative clustering of a labelled set finds as many clusters as it has species.
 
     Calibrated on labelled species (validation species, or the known gallery), then applied to species never seen:

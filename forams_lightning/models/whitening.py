@@ -60,7 +60,7 @@ def cross_fitted_embeddings(views: np.ndarray, labels: np.ndarray, folds: int, d
     if folds < 2 or len(species) < 2 * folds:
         raise ValueError(f"cross-fitting in {folds} folds needs folds >= 2 and at least 2 species a fold "
                          f"(got {len(species)} species)")
-    n, r, d = views.shape
+    _, r, d = views.shape
     groups = []
     for group in np.array_split(species, folds):
         held = np.isin(labels, group)
