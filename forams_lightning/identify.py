@@ -42,7 +42,8 @@ def identify(cfg: DictConfig) -> Path:
                                               cfg.num_workers, cfg.device, description="identify"):
             rows = {i: _failure_row(files[i], error, k) for i, error in bad}
             if good:
-                found, score = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced")
+                found, score = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced",
+                                                cfg.csls.k)
                 novel = score > library.threshold
                 results.add(good, found, novel)
                 rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})

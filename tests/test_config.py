@@ -42,7 +42,7 @@ def test_open_set_is_the_whitened_feature_ensemble(make_cfg):
     evaluation = cfg.callbacks.open_set_evaluation
     assert evaluation.expansion_k == 3 and evaluation.linkage == "average"
     assert cfg.callbacks.whitening.calibration_folds == 2  # the cut calibrated on species the whitening never saw
-    assert evaluation.calibration_draws == 5
+    assert evaluation.calibration_draws == 5 and evaluation.csls_k == 20
     assert cfg.data.open_set.folds == 5
 
 

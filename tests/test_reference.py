@@ -246,7 +246,7 @@ def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained
     assert ensemble.files == single.files and ensemble.species == single.species
 
 
-def test_identify_with_query_expansion_votes_in_the_expanded_space(library, trained_run, tmp_path):
+def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_run, tmp_path):
     from forams_lightning.metrics.knn import knn_identify
     from forams_lightning.metrics.reranking import neighbour_expansion
 
@@ -260,12 +260,21 @@ def test_identify_with_query_expansion_votes_in_the_expanded_space(library, trai
     np.testing.assert_array_equal(found.ids, expected.ids)
     np.testing.assert_array_equal(score, score_expanded)  # the novelty score keeps the plain embeddings
     assert not np.array_equal(found.distances, plain.distances)
+    # CSLS re-ranking on top: the hubness of the expanded references, computed once and kept
+    both, _ = lib.identify(queries, expansion_k=2, expansion_alpha=3.0, csls_k=3)
+    expected = knn_identify(references, lib.labels, neighbour_expansion(references, 2, 3.0, queries=queries), lib.k,
+                            "cosine", csls_k=3)
+    np.testing.assert_array_equal(both.ids, expected.ids)
+    csls = lib.identify(queries, csls_k=3)[0]
+    np.testing.assert_array_equal(csls.ids, knn_identify(lib.embeddings, lib.labels, queries, lib.k, "cosine",
+                                                         csls_k=3).ids)
+    assert not np.array_equal(csls.ids, plain.ids)  # it re-ranked
     specimens = tmp_path / "specimens"
     specimens.mkdir()
     for path, _ in _test_split(trained_run[0])[:3]:
         shutil.copy(path, specimens)
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "expansion.k=2"], tmp_path / "out"))
+                                                    "expansion.k=2", "csls.k=3"], tmp_path / "out"))
     assert len(predictions.read_text().splitlines()) == 4
 
 

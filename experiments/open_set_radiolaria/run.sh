@@ -21,7 +21,8 @@ FOLDS="$RADIOLARIA data.open_set.class_split_column=null data.open_set.folds=5 d
 TAIL10="logger=csv data.open_set.unknown=paper_tail10 data.open_set.folds=null"
 # ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
 FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.input_scale=1.0 model.backbone.layers=null
-  model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.expansion_k=0"
+  model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.expansion_k=0
+  callbacks.open_set_evaluation.csls_k=0"
 # Clustering as before session 12: Ward, calibrated on the val species or the known species as they are.
 WARD="callbacks.open_set_evaluation.linkage=ward callbacks.open_set_evaluation.calibration_draws=0
   callbacks.whitening.calibration_folds=0"

@@ -7,26 +7,40 @@ from typing import NamedTuple
 import faiss
 import numpy as np
 
+from forams_lightning.metrics.reranking import hubness
+
 METRICS = ("l2", "cosine")
 
 
-def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "l2") -> tuple[np.ndarray, np.ndarray]:
-    """Distances (ascending) and gallery indices of the k nearest gallery items of each query.
+def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "l2",
+               csls_k: int = 0, hub: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Distances and gallery indices of the k nearest gallery items of each query, nearest first.
 
     ``l2``: Euclidean distance; ``cosine``: 1 - cosine similarity. `k` is capped at the gallery size.
+    `csls_k` > 0 (cosine only): the neighbours are ranked by cos(q, g) - r(g) / 2 instead, r(g) being g's mean
+    similarity to its `csls_k` nearest other gallery items (`metrics.reranking.hubness`; CSLS, Conneau et al. 2018),
+    which demotes hubs (pass `hub`, r of every gallery item, to reuse it); the distances returned stay the plain
+    cosine distances (in that rank order, so not necessarily ascending).
     """
     if metric not in METRICS:
         raise ValueError(f"kNN metric must be one of {METRICS} (got {metric!r})")
+    if csls_k and metric != "cosine":
+        raise ValueError(f"csls_k needs the cosine metric (got {metric!r})")
     gallery = np.ascontiguousarray(gallery, dtype=np.float32)
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, len(gallery))
     if metric == "cosine":
         gallery, queries = _unit(gallery), _unit(queries)
-        index = faiss.IndexFlatIP(gallery.shape[1])
-    else:
-        index = faiss.IndexFlatL2(gallery.shape[1])
-    index.add(gallery)
-    scores, ids = index.search(queries, k)
+    if csls_k:
+        # an exact search for the largest cos(q, g) - r(g)/2 is an inner-product search of [q, 1] against [g, -r/2]
+        half = np.asarray(hubness(gallery, csls_k) if hub is None else hub, np.float32)[:, None] / 2
+        gallery = np.hstack([gallery, -half])
+        queries = np.hstack([queries, np.ones((len(queries), 1), np.float32)])
+    index = (faiss.IndexFlatIP if metric == "cosine" else faiss.IndexFlatL2)(gallery.shape[1])
+    index.add(np.ascontiguousarray(gallery))
+    scores, ids = index.search(np.ascontiguousarray(queries), k)
+    if csls_k:
+        scores = scores + half[ids, 0]
     distances = np.maximum(1.0 - scores, 0) if metric == "cosine" else np.sqrt(np.maximum(scores, 0))  # no -0.000
     return distances, ids
 
@@ -77,9 +91,11 @@ class Identification(NamedTuple):
 
 
 def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.ndarray, k: int = 5,
-                 metric: str = "l2", balanced: bool = False) -> Identification:
-    """Species of each query by a k-NN vote against a labelled gallery (`balanced`: see `knn_vote`)."""
-    distances, ids = knn_search(gallery, queries, k, metric)
+                 metric: str = "l2", balanced: bool = False, csls_k: int = 0,
+                 hub: np.ndarray | None = None) -> Identification:
+    """Species of each query by a k-NN vote against a labelled gallery (`balanced`: see `knn_vote`; `csls_k`: the
+    neighbours ranked by CSLS, see `knn_search`)."""
+    distances, ids = knn_search(gallery, queries, k, metric, csls_k, hub)
     gallery_labels = np.asarray(gallery_labels)
     num_classes = int(np.max(gallery_labels)) + 1
     sizes = np.bincount(gallery_labels, minlength=num_classes) if balanced else None
@@ -91,8 +107,9 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
-def leave_one_out_nearest(embeddings: np.ndarray, metric: str = "l2") -> np.ndarray:
-    """Index of each item's nearest *other* item (an exact duplicate counts as another item)."""
-    _, ids = knn_search(embeddings, embeddings, k=2, metric=metric)
+def leave_one_out_nearest(embeddings: np.ndarray, metric: str = "l2", csls_k: int = 0) -> np.ndarray:
+    """Index of each item's nearest *other* item (an exact duplicate counts as another item; `csls_k`: ranked by
+    CSLS, see `knn_search`, where an item need not rank itself first)."""
+    _, ids = knn_search(embeddings, embeddings, k=2, metric=metric, csls_k=csls_k)
     self_first = ids[:, 0] == np.arange(len(embeddings))
     return np.where(self_first, ids[:, 1], ids[:, 0])

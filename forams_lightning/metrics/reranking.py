@@ -1,8 +1,11 @@
-"""Neighbourhood re-ranking of embeddings without labels (FAISS). Pure functions.
+"""Neighbourhood re-ranking of embeddings without labels (FAISS). Pure functions, on unit vectors (cosine geometry).
 
-Query expansion and database-side augmentation (α-QE / αDBA, Radenović, Tolias & Chum, TPAMI 2018): a vector is
-replaced by the similarity-weighted mean of itself and its nearest neighbours, which pulls the members of a tight
-species group together and leaves stragglers where they are. On unit vectors (cosine geometry).
+- Query expansion and database-side augmentation (α-QE / αDBA, Radenović, Tolias & Chum, TPAMI 2018): a vector is
+  replaced by the similarity-weighted mean of itself and its nearest neighbours, which pulls the members of a tight
+  species group together and leaves stragglers where they are.
+- Hubness (CSLS, Conneau et al., ICLR 2018): a database vector's mean similarity to its k nearest other database
+  vectors. A "hub" sits close to many vectors of several species and is the nearest neighbour of queries it does not
+  belong with; ranking by cos(q, g) - hubness(g) / 2 (`metrics.knn.knn_search(csls_k=...)`) demotes it.
 """
 
 from __future__ import annotations
@@ -25,18 +28,38 @@ def neighbour_expansion(database: np.ndarray, k: int = 2, alpha: float = 3.0,
     k = min(k, len(db) - 1 if own else len(db))
     if k <= 0:
         return q.copy()
-    index = faiss.IndexFlatIP(db.shape[1])
-    index.add(db)
-    sims, ids = index.search(q, k + 1 if own else k)
-    if own:  # drop each row's own entry (an exact duplicate may come first instead: drop one entry either way)
-        self_hit = ids == np.arange(len(q))[:, None]
-        first = np.where(self_hit.any(1), self_hit.argmax(1), k)
-        keep = np.ones_like(self_hit)
-        keep[np.arange(len(q)), first] = False
-        sims, ids = sims[keep].reshape(len(q), k), ids[keep].reshape(len(q), k)
+    if own:
+        sims, ids = _nearest_others(db, k)
+    else:
+        index = faiss.IndexFlatIP(db.shape[1])
+        index.add(db)
+        sims, ids = index.search(q, k)
     weights = np.clip(sims, 0, None) ** alpha
     expanded = q + np.einsum("nk,nkd->nd", weights, db[ids])
     return _unit(expanded)
+
+
+def hubness(database: np.ndarray, k: int) -> np.ndarray:
+    """Each row's mean cosine similarity to its `k` nearest other rows (capped at the others there are; 0 for a
+    single row): CSLS's r."""
+    db = _unit(database)
+    k = min(k, len(db) - 1)
+    if k <= 0:
+        return np.zeros(len(db), np.float32)
+    return _nearest_others(db, k)[0].mean(1)
+
+
+def _nearest_others(db: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Similarities and indices of each unit row's `k` (< len(db)) nearest other rows."""
+    index = faiss.IndexFlatIP(db.shape[1])
+    index.add(db)
+    sims, ids = index.search(db, k + 1)
+    # drop each row's own entry (an exact duplicate may come first instead: drop one entry either way)
+    self_hit = ids == np.arange(len(db))[:, None]
+    first = np.where(self_hit.any(1), self_hit.argmax(1), k)
+    keep = np.ones_like(self_hit)
+    keep[np.arange(len(db)), first] = False
+    return sims[keep].reshape(len(db), k), ids[keep].reshape(len(db), k)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify
 from forams_lightning.metrics.novelty import local_spread, novelty_distance
-from forams_lightning.metrics.reranking import neighbour_expansion
+from forams_lightning.metrics.reranking import hubness, neighbour_expansion
 from forams_lightning.models.embedder import build_embedder
 
 log = logging.getLogger(__name__)
@@ -64,27 +64,32 @@ class ReferenceLibrary:
         return build_transform(self.preprocessing["image_size"], self.preprocessing.get("crop_border"))
 
     def identify(self, queries: np.ndarray, k: int | None = None, expansion_k: int = 0,
-                 expansion_alpha: float = 3.0, balanced: bool = True) -> tuple[Identification, np.ndarray]:
+                 expansion_alpha: float = 3.0, balanced: bool = True,
+                 csls_k: int = 0) -> tuple[Identification, np.ndarray]:
         """kNN vote against the references and the novelty score of each query (`novelty`; flagged novel where it
         is above `threshold`).
         The vote is `balanced` (`metrics.knn.knn_vote`): a species added from a few images is not
         outvoted for lack of references; ``balanced=False`` is the evaluation's plain majority vote (the two agree
         wherever every species has at least k references).
 
-        `expansion_k` > 0 (cosine libraries): the vote and the neighbours shown come from query expansion: each
-        reference averaged with its `expansion_k` nearest references and each query with its nearest expanded
-        references (`metrics.reranking.neighbour_expansion`); the novelty score stays on the plain embeddings, the
-        ones its threshold was calibrated on."""
+        Re-ranking (cosine libraries), for the vote and the neighbours shown; the novelty score stays on the plain
+        embeddings, the ones its threshold was calibrated on:
+        - `expansion_k` > 0: query expansion: each reference averaged with its `expansion_k` nearest references and
+          each query with its nearest expanded references (`metrics.reranking.neighbour_expansion`);
+        - `csls_k` > 0: neighbours ranked by CSLS over `csls_k` references (`metrics.knn.knn_search`), which demotes
+          references close to many species; the distances shown stay plain distances."""
         k = k or self.k
-        found = knn_identify(self.embeddings, self.labels, queries, k, self.metric, balanced)
         score = self.novelty(queries)
+        references = self.embeddings
+        for key, value in (("expansion_k", expansion_k), ("csls_k", csls_k)):
+            if value and self.metric != "cosine":
+                raise ValueError(f"{key} needs a cosine library; this one uses {self.metric!r} distances")
         if expansion_k:
-            if self.metric != "cosine":
-                raise ValueError(f"expansion_k needs a cosine library; this one uses {self.metric!r} distances")
             references = self.expanded_references(expansion_k, expansion_alpha)
-            expanded = neighbour_expansion(references, expansion_k, expansion_alpha, queries=queries)
-            found = knn_identify(references, self.labels, expanded, k, self.metric, balanced)
-        return found, score
+            queries = neighbour_expansion(references, expansion_k, expansion_alpha, queries=queries)
+        hub = self._derived(("hubness", csls_k, expansion_k, expansion_alpha),
+                            lambda: hubness(references, csls_k)) if csls_k else None
+        return knn_identify(references, self.labels, queries, k, self.metric, balanced, csls_k, hub), score
 
     def novelty(self, queries: np.ndarray) -> np.ndarray:
         """Novelty score of each query (`novelty_score`: the mean distance to its `neighbours` nearest references,
@@ -92,18 +97,18 @@ class ReferenceLibrary:
         scale_k = int(self.novelty_score.get("scale_k", 0))
         spread = None
         if scale_k:
-            key = ("spread", scale_k)
-            if key not in self._cache:
-                self._cache[key] = local_spread(self.embeddings, scale_k, self.metric)
-            spread = self._cache[key]
+            spread = self._derived(("spread", scale_k), lambda: local_spread(self.embeddings, scale_k, self.metric))
         return novelty_distance(self.embeddings, queries, self.metric, int(self.novelty_score.get("neighbours", 1)),
                                 scale_k, spread)
 
     def expanded_references(self, k: int, alpha: float) -> np.ndarray:
         """The references after database-side augmentation (computed once per setting)."""
-        key = ("expanded", k, alpha)
+        return self._derived(("expanded", k, alpha), lambda: neighbour_expansion(self.embeddings, k, alpha))
+
+    def _derived(self, key: tuple, compute):
+        """A value derived from the references alone, computed once per key (copies start with an empty cache)."""
         if key not in self._cache:
-            self._cache[key] = neighbour_expansion(self.embeddings, k, alpha)
+            self._cache[key] = compute()
         return self._cache[key]
 
     def with_references(self, embeddings: np.ndarray, species: list[str], files: list[str],
