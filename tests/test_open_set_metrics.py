@@ -5,10 +5,13 @@ from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_inf
 
 from forams_lightning.metrics.clustering import (
     agglomerative,
+    agglomerative_k,
+    calibrate_silhouette,
     calibrate_threshold,
     cluster_scores,
     hungarian_match,
     kmeans,
+    silhouette_k,
 )
 from forams_lightning.metrics.knn import leave_one_out_nearest
 from forams_lightning.metrics.novelty import novelty_distance, novelty_scores, oscr
@@ -177,6 +180,46 @@ def test_calibrated_cut_finds_the_number_of_species_of_the_calibration_set(linka
     big_x, big_y = _blobs(rng, n_species=40, per=10, spread=0.05, dim=64)  # drawn down to whole species
     cut = calibrate_threshold(big_x, big_y, linkage=linkage, max_items=100)
     assert len(np.unique(agglomerative(big_x, cut, linkage=linkage))) == 40
+
+
+@pytest.mark.parametrize("linkage", ["ward", "average", "complete"])
+def test_silhouette_k_is_the_best_cut_of_agglomeratives_tree(linkage):
+    from sklearn.cluster import AgglomerativeClustering
+    from sklearn.metrics import silhouette_score
+
+    x = np.random.default_rng(6).normal(size=(40, 8))
+    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
+    metric = "euclidean" if linkage == "ward" else "cosine"
+    scores = {}
+    for k in range(2, 21):  # the 60-point log grid from 2 to n/2 = 20 holds every count
+        clusters = AgglomerativeClustering(n_clusters=k, linkage=linkage, metric=metric).fit_predict(unit)
+        scores[k] = silhouette_score(unit, clusters, metric=metric)
+        assert adjusted_rand_score(clusters, agglomerative_k(x, k, linkage=linkage)) == pytest.approx(1.0)
+    assert silhouette_k(x, linkage=linkage) == max(scores, key=scores.get)
+
+
+def _split_blobs(rng, n_species, per=12, dim=16):
+    """Species of two tight halves each, 0.8 either side of the species centre: the silhouette prefers the halves."""
+    centres, offsets = rng.normal(size=(n_species, dim)), rng.normal(size=(n_species, dim))
+    offsets *= 0.8 / np.linalg.norm(offsets, axis=1, keepdims=True)
+    y = np.repeat(np.arange(n_species), per)
+    side = np.tile(np.repeat([1.0, -1.0], per // 2), n_species)[:, None]
+    return centres[y] + side * offsets[y] + 0.02 * rng.normal(size=(len(y), dim)), y
+
+
+def test_silhouette_estimate_divides_by_the_calibration_sets_over_count():
+    from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
+
+    rng = np.random.default_rng(8)
+    calibration, unseen = _split_blobs(rng, 8), _split_blobs(rng, 5)
+    assert silhouette_k(unseen[0]) == 10 and calibrate_silhouette(*calibration) == pytest.approx(2.0)
+    assert calibrate_silhouette(*_blobs(rng, 6)) == pytest.approx(1.0)
+    scores = OpenSetEvaluation(k_estimate="silhouette", linkage="average").evaluate(
+        None, None, "test", {"unknown_test": unseen, "unknown_val": calibration})
+    assert scores["open/agglo_silhouette_ratio"] == pytest.approx(2.0)
+    assert scores["open/agglo_k"] == 5 and scores["open/agglo_acc"] == 1.0
+    with pytest.raises(ValueError, match="k_estimate must be one of"):
+        OpenSetEvaluation(k_estimate="gap")
 
 
 def test_open_set_cut_is_calibrated_on_the_cross_fitted_sets_first():

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Open-set benchmark on the class-disjoint radiolaria set, and the same recipes on other partitions.
 # Usage: bash experiments/open_set_radiolaria/run.sh /path/to/radiolaria [rows...]
-#   rows (default: frozen open_set): frozen paper whitened open_set open_set_ward open_set_fit_val open_set_224px
-#                                                                     -> results.md (the shipped class split)
-#                                    folds_frozen folds_open_set (+ _ward) -> results_folds.md (species-level 5-fold
-#                                                                        partition, fold 0: no val species)
-#                                    tail10_frozen tail10_open_set (+ _ward) -> results_tail10.md (the embedded library,
-#                                                                        the paper's ten withheld species)
+#   rows (default: frozen open_set): frozen paper whitened open_set open_set_ward open_set_silhouette
+#                                    open_set_fit_val open_set_224px -> results.md (the shipped class split)
+#                                    folds_frozen folds_open_set (+ _ward, _silhouette) -> results_folds.md
+#                                        (species-level 5-fold partition, fold 0: no val species)
+#                                    tail10_frozen tail10_open_set (+ _ward, _silhouette) -> results_tail10.md (the
+#                                        embedded library, the paper's ten withheld species)
 # Each run writes OUT/<table>/<row>/seed<k>/metrics.json; open/* = the withheld species (never trained or selected
 # on). Env: OUT (default logs/open_set_radiolaria), SEEDS (default "0 1 2"; the paper row 1 seed).
 set -euo pipefail
@@ -26,6 +26,8 @@ FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbo
 # Clustering as before session 12: Ward, calibrated on the val species or the known species as they are.
 WARD="callbacks.open_set_evaluation.linkage=ward callbacks.open_set_evaluation.calibration_draws=0
   callbacks.whitening.calibration_folds=0"
+# k from the best silhouette, divided by its over-count on the same calibration sets (session 13).
+SILHOUETTE="callbacks.open_set_evaluation.k_estimate=silhouette"
 for row in $ROWS; do
   case $row in
     frozen) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="$FROZEN $RADIOLARIA" ;;
@@ -40,6 +42,7 @@ for row in $ROWS; do
     open_set) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $RADIOLARIA" ;;
     # The same clustered as before session 12: Ward, cut calibrated on the val species (else the known species).
     open_set_ward) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $WARD $RADIOLARIA" ;;
+    open_set_silhouette) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $SILHOUETTE $RADIOLARIA" ;;
     # The same with the whitening also fitted on the 53 val species (their Ward cut then calibrated on fitted species).
     open_set_fit_val) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set
       callbacks.whitening.parts=[train,unknown_val] $RADIOLARIA" ;;
@@ -49,10 +52,12 @@ for row in $ROWS; do
     folds_open_set) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $FOLDS" ;;
     folds_frozen_ward) TABLE=folds; SEEDS=0; ARGS="$FROZEN $WARD $FOLDS" ;;
     folds_open_set_ward) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $WARD $FOLDS" ;;
+    folds_open_set_silhouette) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $SILHOUETTE $FOLDS" ;;
     tail10_frozen) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $TAIL10" ;;
     tail10_open_set) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $TAIL10" ;;
     tail10_frozen_ward) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $WARD $TAIL10" ;;
     tail10_open_set_ward) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $WARD $TAIL10" ;;
+    tail10_open_set_silhouette) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $SILHOUETTE $TAIL10" ;;
     *) echo "unknown row $row"; exit 2 ;;
   esac
   for seed in $SEEDS; do

@@ -15,15 +15,20 @@ from forams_lightning.metrics.clustering import (
     LINKAGES,
     MAX_CALIBRATION_ITEMS,
     agglomerative,
+    agglomerative_k,
+    calibrate_silhouette,
     calibrate_threshold,
     cluster_scores,
     kmeans,
+    silhouette_k,
 )
 from forams_lightning.metrics.knn import knn_identify, leave_one_out_nearest
 from forams_lightning.metrics.novelty import local_spread, novelty_distance, novelty_scores
 from forams_lightning.metrics.reranking import neighbour_expansion
 
 log = logging.getLogger(__name__)
+
+K_ESTIMATES = ("cut", "silhouette")
 
 
 class OpenSetEvaluation(EmbeddingCollector):
@@ -32,13 +37,16 @@ class OpenSetEvaluation(EmbeddingCollector):
 
     1. `knn_*`: the unknown images split (stratified, seeded) into gallery and queries; k-NN vote (the paper).
     2. `loo_1nn_*`: leave-one-out 1-NN over all unknown images (no gallery split; works for 4-image species).
-    3. `kmeans_*` (k = true number of species) and `agglo_*` (hierarchical clustering with `linkage`, cut where
-       labelled calibration sets split into as many clusters as they have species (the mean of their cuts), so k is
-       estimated: `agglo_k` next to `k_true`): Hungarian accuracy, macro F1, NMI, ARI, k. The calibration sets, first
-       of: the whitening's cross-fitted sets (`callbacks.whitening.calibration_folds`: known species the embedding
-       was not fitted on), the validation species ``unknown_val``, every image of the known species (gallery and
-       known queries). `calibration_draws` > 0: each set is calibrated on that many seeded draws of whole species
-       the size of the unseen set in images (the cut is the mean).
+    3. `kmeans_*` (k = true number of species) and `agglo_*` (hierarchical clustering with `linkage`, k estimated:
+       `agglo_k` next to `k_true`): Hungarian accuracy, macro F1, NMI, ARI, k. `k_estimate`: ``cut``: the tree cut
+       at the distance where labelled calibration sets split into as many clusters as they have species (the mean
+       of their cuts, `agglo_threshold`); ``silhouette``: the number of clusters with the best mean silhouette
+       (`metrics.clustering.silhouette_k`) divided by the factor by which it over-counts the calibration sets'
+       species (their geometric mean, `agglo_silhouette_ratio`). The calibration sets, first of: the whitening's
+       cross-fitted sets (`callbacks.whitening.calibration_folds`: known species the embedding was not fitted on),
+       the validation species ``unknown_val``, every image of the known species (gallery and known queries).
+       `calibration_draws` > 0: each set is calibrated on that many seeded draws of whole species the size of the
+       unseen set in images (the cut, or the over-count, averaged over them).
     4. novelty: distance to the known gallery (`metrics.novelty.novelty_distance`: the mean over the
        `novelty_neighbours` nearest items, each distance in units of the item's local spread where `novelty_scale_k`);
        `auroc` (known test vs unknown queries), `oscr`,
@@ -55,7 +63,7 @@ class OpenSetEvaluation(EmbeddingCollector):
     def __init__(self, k: int = 5, metric: str = "cosine", seed: int = 0, full_at_val: bool = False,
                  keep_known: float = 0.95, expansion_k: int = 0, expansion_alpha: float = 3.0,
                  linkage: str = "ward", novelty_neighbours: int = 1, novelty_scale_k: int = 0,
-                 calibration_draws: int = 0, csls_k: int = 0):
+                 calibration_draws: int = 0, csls_k: int = 0, k_estimate: str = "cut"):
         super().__init__()
         for key, value, why in (("expansion_k", expansion_k, "it averages unit vectors"),
                                 ("csls_k", csls_k, "it ranks by cosine similarity")):
@@ -63,10 +71,13 @@ class OpenSetEvaluation(EmbeddingCollector):
                 raise ValueError(f"callbacks.open_set_evaluation.{key} needs metric=cosine ({why})")
         if linkage not in LINKAGES:
             raise ValueError(f"callbacks.open_set_evaluation.linkage must be one of {LINKAGES} (got {linkage!r})")
+        if k_estimate not in K_ESTIMATES:
+            raise ValueError(f"callbacks.open_set_evaluation.k_estimate must be one of {K_ESTIMATES} "
+                             f"(got {k_estimate!r})")
         self.k, self.metric, self.seed, self.full_at_val, self.keep_known = k, metric, seed, full_at_val, keep_known
         self.expansion_k, self.expansion_alpha, self.linkage = expansion_k, expansion_alpha, linkage
         self.novelty_neighbours, self.novelty_scale_k = novelty_neighbours, novelty_scale_k
-        self.calibration_draws, self.csls_k = calibration_draws, csls_k
+        self.calibration_draws, self.csls_k, self.k_estimate = calibration_draws, csls_k, k_estimate
 
     def evaluate(self, trainer, pl_module, stage, parts):
         unknown = parts.get(f"unknown_{stage}")
@@ -81,23 +92,30 @@ class OpenSetEvaluation(EmbeddingCollector):
             scores.update(self._gallery_knn(emb, labels))
             calibration = self._calibration_sets(trainer, parts, stage)
             if calibration:
-                cosine = self.metric == "cosine"
-                threshold = self._calibrated_cut(calibration, len(emb), cosine)
-                scores["agglo_threshold"] = threshold
-                scores.update(self._clusters("agglo", labels, agglomerative(emb, threshold, cosine, self.linkage)))
+                scores.update(self._estimated_clusters(emb, labels, calibration))
             if "train" in parts and stage in parts:
                 scores.update(self._novelty(parts["train"], parts[stage], raw))
         scores["k_true"] = float(len(np.unique(labels)))
         prefix = "open" if stage == "test" else "open_val"
         return {f"{prefix}/{k}": v for k, v in scores.items()}
 
-    def _calibrated_cut(self, calibration, n_unseen: int, cosine: bool) -> float:
+    def _estimated_clusters(self, emb, labels, calibration) -> dict[str, float]:
+        """Clustering with k estimated from the calibration sets (class docstring, 3)."""
+        cosine = self.metric == "cosine"
         # with draws: species crowd a larger set more, and a cut calibrated there over-splits a smaller unseen set
-        size = min(n_unseen, MAX_CALIBRATION_ITEMS) if self.calibration_draws else MAX_CALIBRATION_ITEMS
-        cuts = [calibrate_threshold(x, y, cosine, self.linkage, max_items=size, seed=self.seed + d)
-                for x, y in calibration for x in [self._expand(x)]
-                for d in range(max(1, self.calibration_draws) if len(x) > size else 1)]
-        return float(np.mean(cuts))
+        size = min(len(emb), MAX_CALIBRATION_ITEMS) if self.calibration_draws else MAX_CALIBRATION_ITEMS
+        drawn = [(x, y, self.seed + d) for x, y in calibration for x in [self._expand(x)]
+                 for d in range(max(1, self.calibration_draws) if len(x) > size else 1)]
+        if self.k_estimate == "silhouette":
+            ratio = float(np.exp(np.mean([np.log(calibrate_silhouette(x, y, cosine, self.linkage, size, seed))
+                                          for x, y, seed in drawn])))
+            k = max(1, round(silhouette_k(emb, cosine, self.linkage) / ratio))
+            return {"agglo_silhouette_ratio": ratio,
+                    **self._clusters("agglo", labels, agglomerative_k(emb, k, cosine, self.linkage))}
+        threshold = float(np.mean([calibrate_threshold(x, y, cosine, self.linkage, max_items=size, seed=seed)
+                                   for x, y, seed in drawn]))
+        return {"agglo_threshold": threshold,
+                **self._clusters("agglo", labels, agglomerative(emb, threshold, cosine, self.linkage))}
 
     def _calibration_sets(self, trainer, parts, stage) -> list[tuple[np.ndarray, np.ndarray]]:
         """Labelled sets of more than one species to calibrate the clustering cut on (class docstring, 3)."""
