@@ -7,7 +7,6 @@ import numpy as np
 from scipy.cluster import hierarchy
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import pdist, squareform
-from sklearn.cluster import AgglomerativeClustering
 from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score, silhouette_score
 
 
@@ -56,8 +55,8 @@ def agglomerative(embeddings: np.ndarray, threshold: float, cosine: bool = True,
     """Hierarchical clusters cut at a distance threshold: the number of clusters is estimated, not given.
 
     ``ward`` merges on the Euclidean geometry of the (unit, where `cosine`) vectors; ``average`` and ``complete``
-    link on cosine distance where `cosine`, else Euclidean."""
-    return _hierarchy(threshold, cosine, linkage).fit_predict(_prepare(embeddings, cosine))
+    link on cosine distance where `cosine`, else Euclidean. Cluster ids from 0."""
+    return hierarchy.fcluster(_tree(_prepare(embeddings, cosine), cosine, linkage)[0], threshold, "distance") - 1
 
 
 def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True,
@@ -73,7 +72,7 @@ def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool
     # One full tree: a cut t leaves 1 + #{merge heights >= t} clusters (the heights of these linkages rise merge by
     # merge), so the cuts that leave `target` clusters lie between two sorted heights; take the middle (a height
     # itself is where rounding decides).
-    heights = np.sort(_hierarchy(0.0, cosine, linkage).fit(x).distances_)
+    heights = np.sort(_tree(x, cosine, linkage)[0][:, 2])
     if target <= 1:
         return float(np.nextafter(heights[-1], np.inf))
     above = heights[len(heights) - target + 1]  # the lowest merge that must stay undone
@@ -86,7 +85,8 @@ def silhouette_k(embeddings: np.ndarray, cosine: bool = True, linkage: str = "av
     """The number of clusters, among `grid` log-spaced counts from 2 to half the items, at which the cut of the
     hierarchical tree has the largest mean silhouette (on the linkage's distance). Alone it over-splits species
     (~3× on the radiolaria embeddings): `calibrate_silhouette` measures that factor on labelled species."""
-    tree, distances = _tree(_prepare(embeddings, cosine), cosine, linkage)
+    tree, condensed = _tree(_prepare(embeddings, cosine), cosine, linkage)
+    distances = squareform(condensed)
     n = len(distances)
     best, best_k = -np.inf, 1
     for k in np.unique(np.geomspace(2, max(2, n // 2), grid).round().astype(int)):
@@ -113,11 +113,11 @@ def agglomerative_k(embeddings: np.ndarray, k: int, cosine: bool = True, linkage
 
 
 def _tree(x: np.ndarray, cosine: bool, linkage: str) -> tuple[np.ndarray, np.ndarray]:
-    """SciPy linkage matrix of `agglomerative`'s tree, and the square distance matrix it was built on."""
+    """SciPy linkage matrix of the hierarchical tree, and the (condensed) distances it was built on."""
     if linkage not in LINKAGES:
         raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {linkage!r})")
     condensed = pdist(x, "euclidean" if linkage == "ward" or not cosine else "cosine").clip(0)
-    return hierarchy.linkage(condensed, linkage), squareform(condensed)
+    return hierarchy.linkage(condensed, linkage), condensed
 
 
 def _drawn(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -129,14 +129,6 @@ def _drawn(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tupl
     sizes = np.array([np.sum(labels == s) for s in species])
     chosen = np.isin(labels, species[: max(2, int(np.searchsorted(np.cumsum(sizes), max_items)))])
     return x[chosen], labels[chosen]
-
-
-def _hierarchy(threshold: float, cosine: bool, linkage: str) -> AgglomerativeClustering:
-    if linkage not in LINKAGES:
-        raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {linkage!r})")
-    metric = "euclidean" if linkage == "ward" or not cosine else "cosine"
-    return AgglomerativeClustering(n_clusters=None, distance_threshold=threshold, linkage=linkage, metric=metric,
-                                   compute_full_tree=True)
 
 
 def _prepare(x: np.ndarray, cosine: bool) -> np.ndarray:
