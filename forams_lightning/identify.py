@@ -34,6 +34,10 @@ def identify(cfg: DictConfig) -> Path:
     files = find_images(cfg.images)
     exif = library.preprocessing.get("exif_transpose", True)
     k = int(cfg.k or library.k)
+    csls_k = int(cfg.csls.k) if library.metric == "cosine" else 0
+    if cfg.csls.k and not csls_k:
+        log.info("csls.k=%s: CSLS ranks by cosine similarity; this library uses %s distances: plain ranking",
+                 cfg.csls.k, library.metric)
     out = Path(cfg.paths.output_dir)
     results = _Results(len(files), k)
     predictions = out / "predictions.csv"
@@ -43,7 +47,7 @@ def identify(cfg: DictConfig) -> Path:
             rows = {i: _failure_row(files[i], error, k) for i, error in bad}
             if good:
                 found, score = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced",
-                                                cfg.csls.k)
+                                                csls_k)
                 novel = score > library.threshold
                 results.add(good, found, novel)
                 rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import re
 import shutil
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -246,7 +248,7 @@ def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained
     assert ensemble.files == single.files and ensemble.species == single.species
 
 
-def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_run, tmp_path):
+def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_run, tmp_path, caplog):
     from forams_lightning.metrics.knn import knn_identify
     from forams_lightning.metrics.reranking import neighbour_expansion
 
@@ -276,6 +278,12 @@ def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
                                                     "expansion.k=2", "csls.k=3"], tmp_path / "out"))
     assert len(predictions.read_text().splitlines()) == 4
+    # identify's default CSLS ranks plainly where the library measures l2 distances (it needs cosine), and says so
+    l2 = replace(lib, metric="l2", _cache={}).save(tmp_path / "l2_library")
+    with caplog.at_level(logging.INFO, logger="forams_lightning.identify"):
+        predictions = identify(compose_app("identify", [f"library={l2}", f"images={specimens}", "num_workers=0"],
+                                           tmp_path / "out_l2"))
+    assert len(predictions.read_text().splitlines()) == 4 and "plain ranking" in caplog.text
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")

@@ -10,9 +10,11 @@ RUN_DIR: a training run on the radiolaria train species and its exported library
 - for each n and repeat, n images of each test species are drawn (seeded), added as references
   (`ReferenceLibrary.with_references`, what `library add` does) and every other image of those species is
   identified against the whole library, train species included (`ReferenceLibrary.identify` with `identify`'s
-  balanced 5-NN vote; with and without query expansion). A species with n images or fewer is left out at that n;
-- one draw (n = 3, repeat 0) is replayed through the real commands (`library add images=CSV`, then `identify` on the
-  rest): the predictions must agree (up to float near-ties), so the table is what a user of the commands gets.
+  balanced 5-NN vote; with and without query expansion and CSLS re-ranking). A species with n images or fewer is
+  left out at that n;
+- one draw (n = 3, repeat 0, no re-ranking) is replayed through the real commands (`library add images=CSV`, then
+  `identify` on the rest): the predictions must agree (up to float near-ties), so the table is what a user of the
+  commands gets.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from sklearn.metrics import f1_score
 
 SHOTS = (1, 2, 3, 5)
 REPEATS = 5
-EXPANSIONS = (0, 3)  # identify's default (off) and the open-set recipe's (expansion.k=3)
+# (expansion.k, csls.k) of identify: none, each alone (the open-set recipe's values) and both
+RERANKINGS = ((0, 0), (3, 0), (0, 20), (3, 20))
 
 
 def test_species(run: Path) -> tuple[list[str], list[str]]:
@@ -57,7 +60,7 @@ def draw(species: list[str], n: int, repeat: int) -> np.ndarray:
     return added
 
 
-def scores(library, embeddings, species, added, expansion_k) -> tuple[float, float, int, list[str]]:
+def scores(library, embeddings, species, added, expansion_k, csls_k) -> tuple[float, float, int, list[str]]:
     """(accuracy, macro F1, species counted, predictions) of the queries: images of species that got references,
     not themselves added."""
     species = np.asarray(species)
@@ -65,7 +68,7 @@ def scores(library, embeddings, species, added, expansion_k) -> tuple[float, flo
     grown = library.with_references(embeddings[added], list(species[added]), [""] * int(added.sum()),
                                     [""] * int(added.sum()))
     queries = counted & ~added
-    found, _ = grown.identify(embeddings[queries], expansion_k=expansion_k, balanced=True)
+    found, _ = grown.identify(embeddings[queries], expansion_k=expansion_k, balanced=True, csls_k=csls_k)
     predicted = [grown.species[p] for p in found.prediction]
     truth = list(species[queries])
     return (float(np.mean(np.array(predicted) == np.array(truth))),
@@ -94,7 +97,7 @@ def replay(library_dir: Path, paths, species, added, expected: list[str]) -> Non
         _run([*python, "forams_lightning.library", "add", f"library={tmp / 'library'}", f"images={verdicts}",
               f"hydra.run.dir={tmp / 'add'}"])
         _run([*python, "forams_lightning.identify", f"library={tmp / 'library'}", f"images={queries}",
-              "review.enabled=false", f"hydra.run.dir={tmp / 'identify'}"])
+              "expansion.k=0", "csls.k=0", "review.enabled=false", f"hydra.run.dir={tmp / 'identify'}"])
         with open(tmp / "identify" / "predictions.csv", newline="") as f:
             got = [r["species"] for r in sorted(csv.DictReader(f), key=lambda r: names[r["file"]])]
     differ = sum(a != b for a, b in zip(got, expected))
@@ -118,9 +121,9 @@ def main(runs: dict[str, Path], out: Path) -> None:
     lines = [f"Measured {date.today()} on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, CPU); "
              f"radiolaria test species (never trained or selected on): n images of each added to the library "
              f"(seeded draws, {REPEATS} repeats, mean ± std), every other image identified with `identify`'s "
-             "balanced 5-NN vote against the whole library (train species included). Expansion: "
-             "`identify expansion.k=3`.", "",
-             "| library | expansion | n | species | queries | accuracy | macro F1 |",
+             "balanced 5-NN vote against the whole library (train species included). Re-ranking: "
+             "`identify expansion.k=3` (QE), `identify csls.k=20` (CSLS).", "",
+             "| library | re-ranking | n | species | queries | accuracy | macro F1 |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, run in runs.items():
         library = ReferenceLibrary.load(run / "library")
@@ -130,14 +133,15 @@ def main(runs: dict[str, Path], out: Path) -> None:
                                             description=f"{name}: test species")
         if bad:
             raise SystemExit(f"{run}: unreadable test images {bad[:3]}")
-        for expansion_k in EXPANSIONS:
+        for expansion_k, csls_k in RERANKINGS:
+            reranking = " + ".join(f"{m} {k}" for m, k in (("QE", expansion_k), ("CSLS", csls_k)) if k) or "off"
             for n in SHOTS:
-                results = [scores(library, embeddings, species, draw(species, n, r), expansion_k)
+                results = [scores(library, embeddings, species, draw(species, n, r), expansion_k, csls_k)
                            for r in range(REPEATS)]
-                if n == 3 and expansion_k == 0:
+                if n == 3 and not expansion_k and not csls_k:
                     replay(run / "library", paths, species, draw(species, n, 0), results[0][3])
                 acc, f1 = (np.array([r[i] for r in results]) for i in (0, 1))
-                lines.append(f"| {name} | {expansion_k or 'off'} | {n} | {results[0][2]} | {len(results[0][3])} | "
+                lines.append(f"| {name} | {reranking} | {n} | {results[0][2]} | {len(results[0][3])} | "
                              f"{acc.mean():.3f} ± {acc.std():.3f} | {f1.mean():.3f} ± {f1.std():.3f} |")
                 print(lines[-1], flush=True)
     out.write_text("\n".join(lines) + "\n")
