@@ -49,7 +49,7 @@ def identify(cfg: DictConfig) -> Path:
                 found, score = library.identify(emb, k, cfg.expansion.k, cfg.expansion.alpha, cfg.vote == "balanced",
                                                 csls_k)
                 novel = score > library.threshold
-                results.add(good, found, novel)
+                results.add(good, found, score, novel)
                 rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})
             writer.write([rows[i] for i in sorted(rows)])
             results.failures += [(files[i], error) for i, error in bad]
@@ -95,14 +95,15 @@ class _Results:
         self.prediction = np.zeros(capacity, np.int64)
         self.share = np.zeros(capacity, np.float32)
         self.novel = np.zeros(capacity, bool)
+        self.score = np.zeros(capacity, np.float32)
         self.ids = np.full((capacity, k), -1, np.int64)
         self.distances = np.zeros((capacity, k), np.float32)
         self.n, self.failures = 0, []
 
-    def add(self, indices: list[int], found, novel) -> None:
+    def add(self, indices: list[int], found, score, novel) -> None:
         end, width = self.n + len(indices), found.ids.shape[1]
         self.index[self.n:end], self.prediction[self.n:end] = indices, found.prediction
-        self.share[self.n:end], self.novel[self.n:end] = found.vote_share, novel
+        self.share[self.n:end], self.score[self.n:end], self.novel[self.n:end] = found.vote_share, score, novel
         self.ids[self.n:end, :width], self.distances[self.n:end, :width] = found.ids, found.distances
         self.n = end
 
@@ -111,8 +112,7 @@ class _Results:
         from forams_lightning.viz.review import uncertainty_order
 
         n = self.n
-        return _Specimens(self, uncertainty_order(self.novel[:n], self.share[:n], self.distances[:n, 0]), files,
-                          library)
+        return _Specimens(self, uncertainty_order(self.novel[:n], self.share[:n], self.score[:n]), files, library)
 
 
 class _Specimens:
@@ -128,7 +128,7 @@ class _Specimens:
     def __getitem__(self, item: slice) -> list[dict]:
         r, lib = self.results, self.library
         return [{"file": self.files[r.index[j]], "species": lib.species[r.prediction[j]],
-                 "vote_share": float(r.share[j]), "distance": float(r.distances[j, 0]), "novel": bool(r.novel[j]),
+                 "vote_share": float(r.share[j]), "novelty_score": float(r.score[j]), "novel": bool(r.novel[j]),
                  "neighbours": [{"file": lib.files[g], "species": lib.species[lib.labels[g]], "distance": float(d)}
                                 for g, d in zip(r.ids[j], r.distances[j]) if g >= 0]}
                 for j in self.order[item]]

@@ -83,7 +83,7 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
 
     out = tmp_path / "identified"
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "vote=majority"], out))
+                                                    "vote=majority", "csls.k=0"], out))
     with open(predictions, newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert len(rows) == len(truth) + 5
@@ -92,13 +92,16 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     for name in ("deep.tif", "alpha.png"):
         assert rows[str(bad / name)]["species"] and not rows[str(bad / name)]["error"], name
     accuracy = np.mean([rows[f]["species"] == s for f, s in truth.items()])
-    # same checkpoint, references, k, metric and vote as the training run's test: same answers (one tie flip allowed)
+    # same checkpoint, references, k, metric, ranking and vote as the training run's test: same answers (one tie
+    # flip allowed)
     assert abs(accuracy - metrics["test/knn_acc"]) <= 1 / len(truth) + 1e-9
     assert {"neighbour_5_species", "neighbour_5_distance", "novel", "vote_share"} <= set(next(iter(rows.values())))
     threshold = ReferenceLibrary.load(library).threshold  # the flag is the novelty score beyond the threshold
     assert all(int(r["novel"]) == (float(r["novelty_score"]) > threshold) for r in rows.values() if not r["error"])
     page = (out / "review.html").read_text()
     assert page.count('<tr class="specimen') == len(truth) + 2 and "notes.jpg" in page
+    # each row shows the novelty score its flag thresholds
+    assert all(f"novelty {float(r['novelty_score']):.3f}" in page for r in rows.values() if not r["error"])
 
 
 def test_run_folder_library_and_identify_output_are_readable_by_colleagues(library, trained_run, tmp_path):

@@ -1,10 +1,11 @@
 """review.html: the expert's check of `identify`, and the way the expert's verdicts come back.
 
-One row per specimen, least certain first (novel, then lowest vote share, then farthest): its image, the nearest
-references with their species and distances, the vote and the novelty flag, and a verdict (confirm the voted species,
-correct it, choosing a species of the library or typing a new name, or skip). "Save verdicts" downloads
-`verdicts.csv` (file, species), which `python -m forams_lightning.library add library=DIR images=verdicts.csv` adds
-to the library. Verdicts persist in the browser (localStorage) across pages and reloads.
+One row per specimen, least certain first (novel, then lowest vote share, then highest novelty score): its image,
+the references it was voted with (their species and distances), the vote, the novelty score and flag, and a verdict
+(confirm the voted species, correct it, choosing a species of the library or typing a new name, or skip).
+"Save verdicts" downloads `verdicts.csv` (file, species), which
+`python -m forams_lightning.library add library=DIR images=verdicts.csv` adds to the library. Verdicts persist in the
+browser (localStorage) across pages and reloads.
 
 A whole sample is split into pages of `rows_per_page` (review.html, review-2.html, ...); every image is a small JPEG
 stored once in `review_files/` beside the pages, so the folder opens offline, scales to tens of thousands of
@@ -107,10 +108,10 @@ showCount();
 """
 
 
-def uncertainty_order(novel: np.ndarray, vote_share: np.ndarray, distance: np.ndarray) -> np.ndarray:
-    """Indices, least certain first: novel specimens, then by ascending vote share, then by descending distance to
-    the nearest reference."""
-    return np.lexsort((-np.asarray(distance), np.asarray(vote_share), ~np.asarray(novel, bool)))
+def uncertainty_order(novel: np.ndarray, vote_share: np.ndarray, novelty_score: np.ndarray) -> np.ndarray:
+    """Indices, least certain first: novel specimens, then by ascending vote share, then by descending novelty score
+    (the score the novel flag thresholds)."""
+    return np.lexsort((-np.asarray(novelty_score), np.asarray(vote_share), ~np.asarray(novel, bool)))
 
 
 def page_name(page: int) -> str:
@@ -122,7 +123,8 @@ def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[t
                  exif_transpose: bool = True) -> list[Path]:
     """Writes the review pages into `folder` (review.html first) and their thumbnails into `folder/review_files/`;
     returns the pages. `specimens`: in the order to show (`uncertainty_order`), a sequence read page by page (slices)
-    of dicts with file, species, vote_share, distance, novel, neighbours [{file, species, distance}]; `failures`:
+    of dicts with file, species, vote_share, novelty_score, novel, neighbours [{file, species, distance}];
+    `failures`:
     (file, error) of files that could not be read; `species`: the library's names, offered when correcting."""
     folder = Path(folder)
     thumbs = _Thumbnails(folder / FILES_DIR, thumbnail_size, exif_transpose)
@@ -167,7 +169,7 @@ def _row(s: dict, thumbs: "_Thumbnails") -> str:
     return (
         f'<tr class="specimen{" novel" if s["novel"] else ""}" data-file="{html.escape(s["file"])}" '
         f'data-species="{species}"><td>{thumbs.img(s["file"])}</td>'
-        f'<td><b>{species}</b><br>vote {s["vote_share"]:.0%}<br>nearest d = {s["distance"]:.3f}{flag}</td>'
+        f'<td><b>{species}</b><br>vote {s["vote_share"]:.0%}<br>novelty {s["novelty_score"]:.3f}{flag}</td>'
         f'<td class="refs">{neighbours}</td><td class="verdict"></td></tr>')  # verdict, path: SCRIPT
 
 
