@@ -5,6 +5,7 @@
 #                                    open_set_fit_val open_set_224px -> results.md (the shipped class split)
 #                                    folds_frozen folds_open_set (+ _ward, _silhouette) -> results_folds.md
 #                                        (species-level 5-fold partition, fold 0: no val species)
+#                                    fold1_frozen fold1_open_set ... fold4_*: the partition's other folds
 #                                    tail10_frozen tail10_open_set (+ _ward, _silhouette) -> results_tail10.md (the
 #                                        embedded library, the paper's ten withheld species)
 # Each run writes OUT/<table>/<row>/seed<k>/metrics.json; open/* = the withheld species (never trained or selected
@@ -17,7 +18,8 @@ OUT=${OUT:-logs/open_set_radiolaria}
 PY=${PY:-python}
 HERE=$(dirname "$0")
 RADIOLARIA="data=radiolaria data.root=$ROOT logger=csv"
-FOLDS="$RADIOLARIA data.open_set.class_split_column=null data.open_set.folds=5 data.open_set.fold=0"
+folds() { echo "$RADIOLARIA data.open_set.class_split_column=null data.open_set.folds=5 data.open_set.fold=$1"; }
+FOLDS=$(folds 0)
 TAIL10="logger=csv data.open_set.unknown=paper_tail10 data.open_set.folds=null"
 # ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
 FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.input_scale=1.0 model.backbone.layers=null
@@ -53,6 +55,8 @@ for row in $ROWS; do
     folds_frozen_ward) TABLE=folds; SEEDS=0; ARGS="$FROZEN $WARD $FOLDS" ;;
     folds_open_set_ward) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $WARD $FOLDS" ;;
     folds_open_set_silhouette) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $SILHOUETTE $FOLDS" ;;
+    fold[1-4]_frozen) TABLE=folds; SEEDS=0; ARGS="$FROZEN $(folds ${row:4:1})" ;;
+    fold[1-4]_open_set) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $(folds ${row:4:1})" ;;
     tail10_frozen) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $TAIL10" ;;
     tail10_open_set) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $TAIL10" ;;
     tail10_frozen_ward) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $WARD $TAIL10" ;;
