@@ -163,7 +163,7 @@ def test_csls_leave_one_out_matches_brute_force():
     from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
 
     labels = np.arange(60) % 7
-    scores = OpenSetEvaluation(csls_k=5).evaluate(None, None, "test", {"unknown_test": (x, labels)})
+    scores = OpenSetEvaluation(csls_k=5).scores("test", {"unknown_test": (x, labels)})
     assert scores["open/loo_1nn_acc"] == pytest.approx(np.mean(labels[expected] == labels))
     with pytest.raises(ValueError, match="csls_k needs metric=cosine"):
         OpenSetEvaluation(metric="l2", csls_k=5)
@@ -214,8 +214,8 @@ def test_silhouette_estimate_divides_by_the_calibration_sets_over_count():
     calibration, unseen = _split_blobs(rng, 8), _split_blobs(rng, 5)
     assert silhouette_k(unseen[0]) == 10 and calibrate_silhouette(*calibration) == pytest.approx(2.0)
     assert calibrate_silhouette(*_blobs(rng, 6)) == pytest.approx(1.0)
-    scores = OpenSetEvaluation(k_estimate="silhouette", linkage="average").evaluate(
-        None, None, "test", {"unknown_test": unseen, "unknown_val": calibration})
+    scores = OpenSetEvaluation(k_estimate="silhouette", linkage="average").scores(
+        "test", {"unknown_test": unseen, "unknown_val": calibration})
     assert scores["open/agglo_silhouette_ratio"] == pytest.approx(2.0)
     assert scores["open/agglo_k"] == 5 and scores["open/agglo_acc"] == 1.0
     with pytest.raises(ValueError, match="k_estimate must be one of"):
@@ -235,16 +235,15 @@ def test_open_set_cut_is_calibrated_on_the_cross_fitted_sets_first():
     evaluation = OpenSetEvaluation(linkage="average")
     whitening = WhiteningInit()
     whitening.calibration_sets = [loose, tight]
-    scores = evaluation.evaluate(SimpleNamespace(callbacks=[whitening]), None, "test", parts)
+    scores = evaluation.evaluate(SimpleNamespace(callbacks=[whitening]), None, "test", parts)  # as in a run
     expected = (calibrate_threshold(*loose, linkage="average") + calibrate_threshold(*tight, linkage="average")) / 2
     assert scores["open/agglo_threshold"] == pytest.approx(expected)
     # without cross-fitted sets (a run without them, or metrics recomputed outside one): the val species
-    assert evaluation.evaluate(None, None, "test", parts)["open/agglo_threshold"] == pytest.approx(
+    assert evaluation.scores("test", parts)["open/agglo_threshold"] == pytest.approx(
         calibrate_threshold(*val, linkage="average"))
     # calibration_draws: each set drawn down (whole species, seeded) to the unseen set's image count, cuts averaged
     crowded = _blobs(rng, n_species=30, per=8, spread=0.2)
     drawn = OpenSetEvaluation(linkage="average", calibration_draws=3, seed=7)
-    whitening.calibration_sets = [crowded]
-    cut = drawn.evaluate(SimpleNamespace(callbacks=[whitening]), None, "test", parts)["open/agglo_threshold"]
+    cut = drawn.scores("test", parts, [crowded])["open/agglo_threshold"]
     expected = np.mean([calibrate_threshold(*crowded, linkage="average", max_items=40, seed=7 + d) for d in range(3)])
     assert cut == pytest.approx(expected) and cut != pytest.approx(calibrate_threshold(*crowded, linkage="average"))

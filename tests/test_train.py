@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import compose_app
 from omegaconf import open_dict
 
 from forams_lightning.train import train
@@ -114,6 +115,15 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     written = json.loads((tmp_path / "metrics.json").read_text())
     assert written["rescored"]["settings"] == ["novelty_neighbours=1", "novelty_scale_k=0"]
     assert written["open/novelty_auroc"] != metrics["open/novelty_auroc"] and written["split"] == metrics["split"]
+
+    # an evaluation from the checkpoint gets the cross-fitted sets back with it: the same cut, the same numbers
+    from forams_lightning.eval import evaluate
+
+    ckpt = tmp_path / metrics["best_checkpoint"]
+    again = evaluate(compose_app("eval", [f"ckpt={ckpt}", "num_workers=0"], tmp_path / "eval"))
+    opened = {k: v for k, v in again.items() if k.startswith("open/")}
+    assert opened["open/agglo_threshold"] == pytest.approx(metrics["open/agglo_threshold"], abs=1e-6)
+    assert opened == pytest.approx({k: metrics[k] for k in opened}, abs=1e-6)
 
 
 def test_frozen_features_are_scored_without_an_optimiser(make_cfg, tmp_path):

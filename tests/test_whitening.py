@@ -1,5 +1,7 @@
 """Whitening against scikit-learn's PCA and its defining property (within-species covariance = identity)."""
 
+import io
+
 import numpy as np
 import pytest
 
@@ -123,6 +125,17 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     assert len(sets) == 2 and all(e.shape[1] == 16 for e, _ in sets)
     assert sorted(np.concatenate([y for _, y in sets])) == sorted(np.asarray(dm.part_labels("train")))
     assert cross_fitted_sets(None) == []
+    # they travel in the checkpoint (the callback's state), as tensors a weights-only load reads
+    buffer = io.BytesIO()
+    torch.save(whitening.state_dict(), buffer)
+    buffer.seek(0)
+    restored = WhiteningInit(calibration_folds=2)
+    restored.load_state_dict(torch.load(buffer, weights_only=True))
+    for (x, y), (x2, y2) in zip(sets, restored.calibration_sets, strict=True):
+        np.testing.assert_array_equal(x, x2)
+        np.testing.assert_array_equal(y, y2)
+    restored.load_state_dict(WhiteningInit().state_dict())  # a run without them
+    assert restored.calibration_sets is None
     with pytest.raises(ValueError, match="callbacks.whitening.calibration_folds must be 0"):
         WhiteningInit(calibration_folds=1)
 

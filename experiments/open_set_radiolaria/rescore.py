@@ -15,13 +15,10 @@ import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
-
-from forams_lightning.callbacks.whitening import WhiteningInit
 
 
 def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
@@ -34,11 +31,9 @@ def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
     saved = np.load(run_dir / "test_embeddings.npz")
     arrays = {name[: -len("_embeddings")]: (saved[name], saved[name.replace("_embeddings", "_labels")])
               for name in saved.files if name.endswith("_embeddings")}
-    # the whitening's cross-fitted calibration sets reach the evaluation through the run's callbacks
-    whitening = WhiteningInit()
-    whitening.calibration_sets = [v for k, v in sorted(arrays.items()) if k.startswith("crossfit")] or None
+    crossfit = [v for k, v in sorted(arrays.items()) if k.startswith("crossfit")]
     parts = {k: v for k, v in arrays.items() if not k.startswith("crossfit")}
-    return instantiate(settings).evaluate(SimpleNamespace(callbacks=[whitening]), None, "test", parts)
+    return instantiate(settings).scores("test", parts, crossfit)
 
 
 def write(run_dir: Path, overrides: list[str], metrics: dict[str, float]) -> None:

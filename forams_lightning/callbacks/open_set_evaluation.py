@@ -80,6 +80,12 @@ class OpenSetEvaluation(EmbeddingCollector):
         self.calibration_draws, self.csls_k, self.k_estimate = calibration_draws, csls_k, k_estimate
 
     def evaluate(self, trainer, pl_module, stage, parts):
+        return self.scores(stage, parts, cross_fitted_sets(trainer))
+
+    def scores(self, stage: str, parts: dict, crossfit: list | None = None) -> dict[str, float] | None:
+        """The open/* (stage test) or open_val/* metrics of collected embeddings: `parts` maps split names to
+        (embeddings, labels); `crossfit`, the whitening's cross-fitted calibration sets where it made them (else the
+        cut is calibrated on the val species or the known species). Also for metrics recomputed outside a run."""
         unknown = parts.get(f"unknown_{stage}")
         if unknown is None or len(unknown[0]) < 2:
             return None
@@ -90,7 +96,7 @@ class OpenSetEvaluation(EmbeddingCollector):
                                                               self.metric == "cosine")))
         if stage == "test" or self.full_at_val:
             scores.update(self._gallery_knn(emb, labels))
-            calibration = self._calibration_sets(trainer, parts, stage)
+            calibration = self._calibration_sets(crossfit, parts, stage)
             if calibration:
                 scores.update(self._estimated_clusters(emb, labels, calibration))
             if "train" in parts and stage in parts:
@@ -117,10 +123,10 @@ class OpenSetEvaluation(EmbeddingCollector):
         return {"agglo_threshold": threshold,
                 **self._clusters("agglo", labels, agglomerative(emb, threshold, cosine, self.linkage))}
 
-    def _calibration_sets(self, trainer, parts, stage) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _calibration_sets(self, crossfit, parts, stage) -> list[tuple[np.ndarray, np.ndarray]]:
         """Labelled sets of more than one species to calibrate the clustering cut on (class docstring, 3)."""
-        sets, source = cross_fitted_sets(trainer), "the whitening's cross-fitted species"
-        if not sets:  # e.g. evaluated from a checkpoint, where no whitening is fitted
+        sets, source = list(crossfit or ()), "the whitening's cross-fitted species"
+        if not sets:  # a run without cross-fitting, an ensemble, or metrics recomputed from embeddings alone
             source = "the validation species" if "unknown_val" in parts else "every image of the known species"
             sets = [parts.get("unknown_val") or self._known(parts, stage)]
         sets = [s for s in sets if s is not None and len(np.unique(s[1])) > 1]

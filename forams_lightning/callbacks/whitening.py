@@ -34,7 +34,9 @@ class WhiteningInit(pl.Callback):
     `calibration_folds` >= 2: the fitted species are also split into that many seeded groups, each embedded by a
     whitening fitted without it (`cross_fitted_embeddings`); `calibration_sets` keeps them, labelled species the
     embedding was not fitted on, for `OpenSetEvaluation` to calibrate its clustering cut on (species the whitening
-    fitted are tighter than unseen ones, and a cut calibrated on them over-splits the unseen)."""
+    fitted are tighter than unseen ones, and a cut calibrated on them over-splits the unseen). They travel in the
+    checkpoint (the callback's state), so an evaluation from it (`forams_lightning.eval`) or a resumed fit calibrates
+    the cut as the run did."""
 
     def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
                  parts: list[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
@@ -84,6 +86,15 @@ class WhiteningInit(pl.Callback):
                  "learned" if self.supervised else "PCA", len(features), "+".join(parts), len(np.unique(labels)))
         if self.calibration_folds:
             self._cross_fit(views, labels, project.out_features, getattr(pl_module.head, "normalize", True))
+
+    def state_dict(self) -> dict:
+        # tensors, not numpy arrays: a checkpoint loaded with weights_only=True still reads them
+        return {"calibration_sets": [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in self.calibration_sets]
+                if self.calibration_sets else None}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        sets = state_dict.get("calibration_sets")
+        self.calibration_sets = [(x.numpy(), y.numpy()) for x, y in sets] if sets else None
 
     def _cross_fit(self, views, labels, dim, normalize) -> None:
         try:

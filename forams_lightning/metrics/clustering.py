@@ -9,6 +9,8 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import pdist, squareform
 from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score, silhouette_score
 
+from forams_lightning.metrics.vectors import unit_rows
+
 
 def hungarian_match(y_true: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     """The species each sample's cluster is matched to, one-to-one with maximum total overlap (species labels are
@@ -132,5 +134,4 @@ def _drawn(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tupl
 
 
 def _prepare(x: np.ndarray, cosine: bool) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12) if cosine else x
+    return unit_rows(x) if cosine else np.ascontiguousarray(x, dtype=np.float32)

@@ -8,6 +8,7 @@ import faiss
 import numpy as np
 
 from forams_lightning.metrics.reranking import hubness
+from forams_lightning.metrics.vectors import unit_rows
 
 METRICS = ("l2", "cosine")
 
@@ -30,7 +31,7 @@ def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     k = min(k, len(gallery))
     if metric == "cosine":
-        gallery, queries = _unit(gallery), _unit(queries)
+        gallery, queries = unit_rows(gallery), unit_rows(queries)
     if csls_k:
         # an exact search for the largest cos(q, g) - r(g)/2 is an inner-product search of [q, 1] against [g, -r/2]
         half = np.asarray(hubness(gallery, csls_k) if hub is None else hub, np.float32)[:, None] / 2
@@ -101,10 +102,6 @@ def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.nd
     sizes = np.bincount(gallery_labels, minlength=num_classes) if balanced else None
     prediction, share = knn_vote(gallery_labels[ids], num_classes, sizes)
     return Identification(prediction, share, gallery_labels[ids], distances, ids)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
 
 
 def leave_one_out_nearest(embeddings: np.ndarray, metric: str = "l2", csls_k: int = 0) -> np.ndarray:

@@ -13,6 +13,8 @@ from __future__ import annotations
 import faiss
 import numpy as np
 
+from forams_lightning.metrics.vectors import unit_rows
+
 
 def neighbour_expansion(database: np.ndarray, k: int = 2, alpha: float = 3.0,
                         queries: np.ndarray | None = None) -> np.ndarray:
@@ -22,9 +24,9 @@ def neighbour_expansion(database: np.ndarray, k: int = 2, alpha: float = 3.0,
 
     A row of `database` finds itself first and does not count it among its `k` neighbours; a query outside the
     database keeps weight 1 for itself."""
-    db = _unit(database)
+    db = unit_rows(database)
     own = queries is None
-    q = db if own else _unit(queries)
+    q = db if own else unit_rows(queries)
     k = min(k, len(db) - 1 if own else len(db))
     if k <= 0:
         return q.copy()
@@ -36,13 +38,13 @@ def neighbour_expansion(database: np.ndarray, k: int = 2, alpha: float = 3.0,
         sims, ids = index.search(q, k)
     weights = np.clip(sims, 0, None) ** alpha
     expanded = q + np.einsum("nk,nkd->nd", weights, db[ids])
-    return _unit(expanded)
+    return unit_rows(expanded)
 
 
 def hubness(database: np.ndarray, k: int) -> np.ndarray:
     """Each row's mean cosine similarity to its `k` nearest other rows (capped at the others there are; 0 for a
     single row): CSLS's r."""
-    db = _unit(database)
+    db = unit_rows(database)
     k = min(k, len(db) - 1)
     if k <= 0:
         return np.zeros(len(db), np.float32)
@@ -60,8 +62,3 @@ def _nearest_others(db: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     keep = np.ones_like(self_hit)
     keep[np.arange(len(db)), first] = False
     return sims[keep].reshape(len(db), k), ids[keep].reshape(len(db), k)
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.ascontiguousarray(x, dtype=np.float32)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
