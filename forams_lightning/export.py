@@ -54,6 +54,9 @@ def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_p
     from forams_lightning.reference.library import ReferenceLibrary
     from forams_lightning.runs import git_commit, package_version, read_run_configs
 
+    for key, value in (("k", k), ("novelty_neighbours", novelty_neighbours)):
+        if value is not None and value < 1:
+            raise ValueError(f"{key} must be at least 1 (got {value})")
     runs = read_run_configs(ckpt, run_dir)
     ckpt, run_dir, run = runs[0]
     with open_dict(run):
@@ -73,9 +76,10 @@ def build_library(ckpt: str | list[str], run_dir: str | None = None, reference_p
     files, labels = [files[i] for i in good], labels[good]
 
     knn = run.get("callbacks", {}).get("knn_evaluation") or {}
-    metric, k = metric or knn.get("metric", "cosine"), int(k or knn.get("k", 5))
+    metric, k = metric or knn.get("metric", "cosine"), int(knn.get("k", 5) if k is None else k)
     open_set = run.get("callbacks", {}).get("open_set_evaluation") or {}
-    novelty = {"neighbours": int(novelty_neighbours or open_set.get("novelty_neighbours", 1)),
+    novelty = {"neighbours": int(open_set.get("novelty_neighbours", 1) if novelty_neighbours is None
+                                 else novelty_neighbours),
                "scale_k": int(open_set.get("novelty_scale_k", 0) if novelty_scale_k is None else novelty_scale_k)}
     library = ReferenceLibrary(
         embedder=embedder, embedder_spec=spec, embeddings=references, labels=labels, files=files,

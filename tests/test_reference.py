@@ -141,6 +141,14 @@ def test_identify_names_missing_inputs(library, tmp_path):
         identify(compose_app("identify", [f"library={tmp_path}", f"images={tmp_path}"], tmp_path))
 
 
+def test_export_names_a_bad_neighbour_count_before_reading_the_run():
+    from forams_lightning.export import build_library
+
+    for key in ("k", "novelty_neighbours"):
+        with pytest.raises(ValueError, match=f"^{key} must be at least 1 \\(got 0\\)$"):
+            build_library("no/such/run/model.ckpt", **{key: 0})
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
 def test_review_html_renders_in_headless_chromium(library, trained_run, tmp_path):
     run, _ = trained_run
