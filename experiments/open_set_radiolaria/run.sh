@@ -76,7 +76,7 @@ for table in shipped folds tail10; do
   test -d "$OUT/$table" || continue
   case $table in
     shipped) file=results.md; note="radiolaria, test species (67), every choice made on the 53 val species." ;;
-    folds) file=results_folds.md; note="radiolaria, species-level 5-fold partition, fold 0 withheld (no val species)." ;;
+    folds) file=results_folds.md; note="radiolaria, species-level 5-fold partition (seed 0): folds_* withhold fold 0, foldN_* fold N (no val species)." ;;
     tail10) file=results_tail10.md; note="embedded library, the paper's ten withheld species (paper_tail10)." ;;
   esac
   $PY experiments/results_table.py "$OUT/$table" "$note" "${COLUMNS[@]}" > "$HERE/$file"
