@@ -5,12 +5,13 @@ from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_inf
 
 from forams_lightning.metrics.clustering import (
     agglomerative,
-    agglomerative_k,
     calibrate_silhouette,
     calibrate_threshold,
     cluster_scores,
+    drawn_count,
     hungarian_match,
     kmeans,
+    silhouette_clusters,
     silhouette_k,
 )
 from forams_lightning.metrics.knn import leave_one_out_nearest
@@ -182,20 +183,51 @@ def test_calibrated_cut_finds_the_number_of_species_of_the_calibration_set(linka
     assert len(np.unique(agglomerative(big_x, cut, linkage=linkage))) == 40
 
 
+def test_drawn_count_is_the_cuts_count_on_draws_of_a_share_of_the_items():
+    x, _ = _blobs(np.random.default_rng(5), n_species=4, per=10)
+    for threshold in (1e-4, 0.01, 0.5, 2.0):  # every item drawn: the cut's own count
+        whole = len(np.unique(agglomerative(x, threshold, linkage="average")))
+        assert drawn_count(x, threshold, 1.0, draws=2, linkage="average") == whole
+    assert drawn_count(x, 1e-9, 0.5, draws=3, linkage="average") == 20  # each item alone: as many as drawn
+    assert drawn_count(x, 0.1, 0.5, draws=3, linkage="average") == 4  # each species keeps some of its 10 items
+
+
+def test_match_sizes_counts_the_unseen_species_on_draws_where_the_data_has_no_val_species(caplog):
+    from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
+
+    rng = np.random.default_rng(9)
+    unseen, crossfit = _blobs(rng, n_species=5, per=10), [_blobs(rng, n_species=6, per=7) for _ in range(2)]
+    matched = OpenSetEvaluation(linkage="average", calibration_draws=2, match_sizes=True)
+    scores = matched.scores("test", {"unknown_test": unseen}, crossfit, 0.7)
+    assert scores["open/agglo_share"] == 0.7 and scores["open/agglo_k"] == 5 and scores["open/agglo_acc"] == 1.0
+    # a benchmark's own val species: its unseen species are counted whole; so without match_sizes, and without
+    # the share (embeddings saved before it was), the latter with a warning
+    for scored in (matched.scores("test", {"unknown_test": unseen, "unknown_val": _blobs(rng)}, crossfit, 0.7),
+                   OpenSetEvaluation(linkage="average").scores("test", {"unknown_test": unseen}, crossfit, 0.7),
+                   matched.scores("test", {"unknown_test": unseen}, crossfit)):
+        assert "open/agglo_share" not in scored and scored["open/agglo_k"] == 5
+    assert "match_sizes without the calibration sets' share" in caplog.text
+    with pytest.raises(ValueError, match="match_sizes applies to k_estimate=cut only"):
+        OpenSetEvaluation(k_estimate="silhouette", match_sizes=True)
+
+
 @pytest.mark.parametrize("linkage", ["ward", "average", "complete"])
-def test_silhouette_k_is_the_best_cut_of_agglomeratives_tree(linkage):
+def test_silhouette_k_is_the_best_cut_of_the_tree(linkage):
     from sklearn.cluster import AgglomerativeClustering
     from sklearn.metrics import silhouette_score
 
     x = np.random.default_rng(6).normal(size=(40, 8))
     unit = x / np.linalg.norm(x, axis=1, keepdims=True)
     metric = "euclidean" if linkage == "ward" else "cosine"
-    scores = {}
+    scores, cuts = {}, {}
     for k in range(2, 21):  # the 60-point log grid from 2 to n/2 = 20 holds every count
-        clusters = AgglomerativeClustering(n_clusters=k, linkage=linkage, metric=metric).fit_predict(unit)
-        scores[k] = silhouette_score(unit, clusters, metric=metric)
-        assert adjusted_rand_score(clusters, agglomerative_k(x, k, linkage=linkage)) == pytest.approx(1.0)
-    assert silhouette_k(x, linkage=linkage) == max(scores, key=scores.get)
+        cuts[k] = AgglomerativeClustering(n_clusters=k, linkage=linkage, metric=metric).fit_predict(unit)
+        scores[k] = silhouette_score(unit, cuts[k], metric=metric)
+    best = max(scores, key=scores.get)
+    assert silhouette_k(x, linkage=linkage) == best
+    for k in (2, 7, best):  # the same tree cut into best / over_count clusters
+        clusters = silhouette_clusters(x, best / k, linkage=linkage)
+        assert adjusted_rand_score(cuts[k], clusters) == pytest.approx(1.0)
 
 
 def _split_blobs(rng, n_species, per=12, dim=16):

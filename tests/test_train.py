@@ -2,6 +2,7 @@
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,9 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     # with the whitening's cross-fitted calibration sets (the clustering cut), which the rescoring below reads too
     crossfit = np.concatenate([saved["crossfit0_labels"], saved["crossfit1_labels"]])
     assert sorted(crossfit) == sorted(saved["train_labels"])
+    # no val species here: the species are counted on draws of the unseen images at the calibration sets' share
+    share = metrics["open/agglo_share"]
+    assert share == pytest.approx(float(saved["crossfit_share"])) and 0.5 < share < 1
 
     # ... and rescore.py recomputes them from those arrays: the same settings give the same numbers, --write swaps
     # in those of other settings and records the rescoring
@@ -110,6 +114,12 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     spec.loader.exec_module(rescore)
     again = rescore.rescore(tmp_path, [])
     assert again == pytest.approx({k: metrics[k] for k in again}, abs=1e-6)
+    # embeddings saved before the calibration sets' share was: it is counted in the run's data
+    legacy = tmp_path / "legacy"
+    legacy.mkdir()
+    shutil.copy(tmp_path / "config.yaml", legacy)
+    np.savez(legacy / "test_embeddings.npz", **{k: saved[k] for k in saved.files if k != "crossfit_share"})
+    assert rescore.rescore(legacy, []) == pytest.approx(again, abs=1e-6)
     rescore.write(tmp_path, ["novelty_neighbours=1", "novelty_scale_k=0"],
                   rescore.rescore(tmp_path, ["novelty_neighbours=1", "novelty_scale_k=0"]))
     written = json.loads((tmp_path / "metrics.json").read_text())
@@ -124,6 +134,7 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     opened = {k: v for k, v in again.items() if k.startswith("open/")}
     assert opened["open/agglo_threshold"] == pytest.approx(metrics["open/agglo_threshold"], abs=1e-6)
     assert opened == pytest.approx({k: metrics[k] for k in opened}, abs=1e-6)
+    assert set(opened) == {k for k in metrics if k.startswith("open/")}  # the share came back too: agglo_share
 
 
 def test_frozen_features_are_scored_without_an_optimiser(make_cfg, tmp_path):

@@ -71,7 +71,7 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     import torch
     from hydra.utils import instantiate
 
-    from forams_lightning.callbacks.whitening import WhiteningInit, cross_fitted_sets
+    from forams_lightning.callbacks.whitening import WhiteningInit, cross_fitted_sets, cross_fitted_share
 
     cfg = make_cfg("+experiment=open_set_whitened", "model.backbone.pretrained=false", "model.head.embedding_dim=16")
     dm = instantiate(cfg.data)
@@ -125,6 +125,10 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     assert len(sets) == 2 and all(e.shape[1] == 16 for e, _ in sets)
     assert sorted(np.concatenate([y for _, y in sets])) == sorted(np.asarray(dm.part_labels("train")))
     assert cross_fitted_sets(None) == []
+    # with the share of their species' images they hold: the training images of those species among all of them
+    train_labels = np.asarray(dm.part_labels("train"))
+    assert cross_fitted_share(trainer) == len(train_labels) / np.isin(dm.labels, train_labels).sum() < 1
+    assert cross_fitted_share(None) is None
     # they travel in the checkpoint (the callback's state), as tensors a weights-only load reads
     buffer = io.BytesIO()
     torch.save(whitening.state_dict(), buffer)
@@ -134,8 +138,9 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     for (x, y), (x2, y2) in zip(sets, restored.calibration_sets, strict=True):
         np.testing.assert_array_equal(x, x2)
         np.testing.assert_array_equal(y, y2)
+    assert restored.calibration_share == whitening.calibration_share
     restored.load_state_dict(WhiteningInit().state_dict())  # a run without them
-    assert restored.calibration_sets is None
+    assert restored.calibration_sets is None and restored.calibration_share is None
     with pytest.raises(ValueError, match="callbacks.whitening.calibration_folds must be 0"):
         WhiteningInit(calibration_folds=1)
 

@@ -6,7 +6,9 @@ evaluation settings: no image is embedded again.
 
 Keys are those of `callbacks.open_set_evaluation` (conf/callbacks/open_set_evaluation.yaml); the run's own values
 are the defaults. Prints the open/* metrics as JSON; `--write` replaces them in the run's metrics.json and records
-the rescoring there (`rescored`: when, settings, git commit), e.g. after a change to the evaluation code.
+the rescoring there (`rescored`: when, settings, git commit), e.g. after a change to the evaluation code. Runs
+saved before 2026-11-29 lack the calibration sets' share of their species' images (`match_sizes`); it is then
+counted in the run's data, which must be at its `data.root`.
 """
 
 from __future__ import annotations
@@ -33,7 +35,18 @@ def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
               for name in saved.files if name.endswith("_embeddings")}
     crossfit = [v for k, v in sorted(arrays.items()) if k.startswith("crossfit")]
     parts = {k: v for k, v in arrays.items() if not k.startswith("crossfit")}
-    return instantiate(settings).scores("test", parts, crossfit)
+    return instantiate(settings).scores("test", parts, crossfit, crossfit_share(run_dir, saved, crossfit))
+
+
+def crossfit_share(run_dir: Path, saved, crossfit: list) -> float | None:
+    """The share of their species' images that the cross-fitted sets hold: saved with the embeddings since
+    2026-11-29; for older runs counted in the run's data (its `data.root` must be there)."""
+    if "crossfit_share" in saved.files or not crossfit:
+        return float(saved["crossfit_share"]) if crossfit else None
+    data = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
+    data.setup("fit")
+    species = np.unique(np.concatenate([labels for _, labels in crossfit]))
+    return sum(len(labels) for _, labels in crossfit) / int(np.isin(data.labels, species).sum())
 
 
 def write(run_dir: Path, overrides: list[str], metrics: dict[str, float]) -> None:

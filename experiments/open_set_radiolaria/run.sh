@@ -9,7 +9,8 @@
 #                                    tail10_frozen tail10_open_set (+ _ward, _silhouette) -> results_tail10.md (the
 #                                        embedded library, the paper's ten withheld species)
 # Each run writes OUT/<table>/<row>/seed<k>/metrics.json; open/* = the withheld species (never trained or selected
-# on). Env: OUT (default logs/open_set_radiolaria), SEEDS (default "0 1 2"; the paper row 1 seed).
+# on). Env: OUT (default logs/open_set_radiolaria); SEEDS: the shipped rows run "0 1 2" unless given (paper: 0),
+# folds_frozen and folds_open_set 0 unless given, the other rows seed 0 only.
 set -euo pipefail
 ROOT=${1:?path to the radiolaria folder}
 shift
@@ -18,7 +19,9 @@ OUT=${OUT:-logs/open_set_radiolaria}
 PY=${PY:-python}
 HERE=$(dirname "$0")
 RADIOLARIA="data=radiolaria data.root=$ROOT logger=csv"
-folds() { echo "$RADIOLARIA data.open_set.class_split_column=null data.open_set.folds=5 data.open_set.fold=$1"; }
+# The partition is seeded apart from the run (data.open_set.seed=0), so SEEDS repeat a fold, not draw new ones.
+folds() { echo "$RADIOLARIA data.open_set.class_split_column=null data.open_set.folds=5 data.open_set.fold=$1
+  data.open_set.seed=0"; }
 FOLDS=$(folds 0)
 TAIL10="logger=csv data.open_set.unknown=paper_tail10 data.open_set.folds=null"
 # ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
@@ -50,8 +53,8 @@ for row in $ROWS; do
       callbacks.whitening.parts=[train,unknown_val] $RADIOLARIA" ;;
     # The same with both networks at the data's 224 px (Lite1 below its 240 px pretraining size).
     open_set_224px) TABLE=shipped; SEEDS=0; ARGS="+experiment=open_set model.backbone.input_scale=1.0 $RADIOLARIA" ;;
-    folds_frozen) TABLE=folds; SEEDS=0; ARGS="$FROZEN $FOLDS" ;;
-    folds_open_set) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $FOLDS" ;;
+    folds_frozen) TABLE=folds; SEEDS=${SEEDS:-0}; ARGS="$FROZEN $FOLDS" ;;
+    folds_open_set) TABLE=folds; SEEDS=${SEEDS:-0}; ARGS="+experiment=open_set $FOLDS" ;;
     folds_frozen_ward) TABLE=folds; SEEDS=0; ARGS="$FROZEN $WARD $FOLDS" ;;
     folds_open_set_ward) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $WARD $FOLDS" ;;
     folds_open_set_silhouette) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $SILHOUETTE $FOLDS" ;;
@@ -76,7 +79,9 @@ for table in shipped folds tail10; do
   test -d "$OUT/$table" || continue
   case $table in
     shipped) file=results.md; note="radiolaria, test species (67), every choice made on the 53 val species." ;;
-    folds) file=results_folds.md; note="radiolaria, species-level 5-fold partition (seed 0): folds_* withhold fold 0, foldN_* fold N (no val species)." ;;
+    folds) file=results_folds.md
+      note="radiolaria, species-level 5-fold partition (partition seed 0; no val species): folds_* withhold fold 0,"
+      note="$note foldN_* fold N." ;;
     tail10) file=results_tail10.md; note="embedded library, the paper's ten withheld species (paper_tail10)." ;;
   esac
   $PY experiments/results_table.py "$OUT/$table" "$note" "${COLUMNS[@]}" > "$HERE/$file"

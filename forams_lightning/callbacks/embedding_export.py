@@ -7,13 +7,14 @@ from pathlib import Path
 import numpy as np
 
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
-from forams_lightning.callbacks.whitening import cross_fitted_sets
+from forams_lightning.callbacks.whitening import cross_fitted_sets, cross_fitted_share
 
 
 class EmbeddingExport(EmbeddingCollector):
     """Writes `path` (npz): ``<part>_embeddings``, ``<part>_labels`` (species indices into ``species``) and
     ``<part>_files`` for each test part (train gallery, val, test, unknown species), in dataset order; and
-    ``crossfit<i>_embeddings`` / ``_labels``, the whitening's cross-fitted calibration sets where it made them.
+    ``crossfit<i>_embeddings`` / ``_labels``, the whitening's cross-fitted calibration sets where it made them, and
+    ``crossfit_share``, the share of their species' images they hold.
 
     The evaluation metrics are functions of these arrays alone, so they can be recomputed with other settings
     without embedding an image again (`experiments/open_set_radiolaria/rescore.py`)."""
@@ -32,6 +33,8 @@ class EmbeddingExport(EmbeddingCollector):
                            f"{name}_files": np.array(dm.paths(name))})
         for i, (emb, labels) in enumerate(cross_fitted_sets(trainer)):
             arrays.update({f"crossfit{i}_embeddings": emb, f"crossfit{i}_labels": labels})
+        if cross_fitted_share(trainer) is not None:
+            arrays["crossfit_share"] = np.array(cross_fitted_share(trainer))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
         np.savez(tmp, **arrays)

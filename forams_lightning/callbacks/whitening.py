@@ -34,9 +34,10 @@ class WhiteningInit(pl.Callback):
     `calibration_folds` >= 2: the fitted species are also split into that many seeded groups, each embedded by a
     whitening fitted without it (`cross_fitted_embeddings`); `calibration_sets` keeps them, labelled species the
     embedding was not fitted on, for `OpenSetEvaluation` to calibrate its clustering cut on (species the whitening
-    fitted are tighter than unseen ones, and a cut calibrated on them over-splits the unseen). They travel in the
-    checkpoint (the callback's state), so an evaluation from it (`forams_lightning.eval`) or a resumed fit calibrates
-    the cut as the run did."""
+    fitted are tighter than unseen ones, and a cut calibrated on them over-splits the unseen). `calibration_share` is
+    the share of their species' images the sets hold (the rest are those species' val and test images), for the
+    evaluation to compare unseen species at the same share. Both travel in the checkpoint (the callback's state),
+    so an evaluation from it (`forams_lightning.eval`) or a resumed fit calibrates the cut as the run did."""
 
     def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
                  parts: list[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
@@ -48,6 +49,7 @@ class WhiteningInit(pl.Callback):
         self.shrinkage, self.rotations, self.supervised, self.batch_size = shrinkage, rotations, supervised, batch_size
         self.parts, self.calibration_folds, self.seed = list(parts), calibration_folds, seed
         self.calibration_sets: list[tuple[np.ndarray, np.ndarray]] | None = None
+        self.calibration_share: float | None = None
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.ckpt_path:
@@ -86,15 +88,17 @@ class WhiteningInit(pl.Callback):
                  "learned" if self.supervised else "PCA", len(features), "+".join(parts), len(np.unique(labels)))
         if self.calibration_folds:
             self._cross_fit(views, labels, project.out_features, getattr(pl_module.head, "normalize", True))
+            self.calibration_share = len(labels) / int(np.isin(dm.labels, np.unique(labels)).sum())
 
     def state_dict(self) -> dict:
         # tensors, not numpy arrays: a checkpoint loaded with weights_only=True still reads them
         return {"calibration_sets": [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in self.calibration_sets]
-                if self.calibration_sets else None}
+                if self.calibration_sets else None, "calibration_share": self.calibration_share}
 
     def load_state_dict(self, state_dict: dict) -> None:
         sets = state_dict.get("calibration_sets")
         self.calibration_sets = [(x.numpy(), y.numpy()) for x, y in sets] if sets else None
+        self.calibration_share = state_dict.get("calibration_share")  # absent from checkpoints before 2026-11-29
 
     def _cross_fit(self, views, labels, dim, normalize) -> None:
         try:
@@ -112,3 +116,10 @@ def cross_fitted_sets(trainer) -> list[tuple[np.ndarray, np.ndarray]]:
     None: metrics recomputed outside a run)."""
     callbacks = getattr(trainer, "callbacks", None) or ()
     return [s for c in callbacks if isinstance(c, WhiteningInit) for s in (c.calibration_sets or ())]
+
+
+def cross_fitted_share(trainer) -> float | None:
+    """The share of their species' images that the run's cross-fitted calibration sets hold (None where there are
+    none)."""
+    callbacks = getattr(trainer, "callbacks", None) or ()
+    return next((c.calibration_share for c in callbacks if isinstance(c, WhiteningInit) and c.calibration_sets), None)

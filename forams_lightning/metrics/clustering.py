@@ -61,6 +61,22 @@ def agglomerative(embeddings: np.ndarray, threshold: float, cosine: bool = True,
     return hierarchy.fcluster(_tree(_prepare(embeddings, cosine), cosine, linkage)[0], threshold, "distance") - 1
 
 
+def agglomerative_k(embeddings: np.ndarray, k: int, cosine: bool = True, linkage: str = "average") -> np.ndarray:
+    """Hierarchical clusters: the tree (as `agglomerative`'s) cut into `k` clusters. Cluster ids from 0."""
+    return hierarchy.fcluster(_tree(_prepare(embeddings, cosine), cosine, linkage)[0], k, "maxclust") - 1
+
+
+def drawn_count(embeddings: np.ndarray, threshold: float, share: float, draws: int, seed: int = 0,
+                cosine: bool = True, linkage: str = "average") -> float:
+    """The mean number of clusters that the cut at `threshold` leaves on `draws` seeded draws of `share` of the
+    items: the count on sets whose species hold that share of their images (each species keeps about that share)."""
+    x, rng = _prepare(embeddings, cosine), np.random.default_rng(seed)
+    size = max(2, round(share * len(x)))
+    # a cut leaves one cluster more than the merges above it (fcluster's "distance" criterion)
+    return float(np.mean([1 + np.sum(_tree(x[rng.permutation(len(x))[:size]], cosine, linkage)[0][:, 2] > threshold)
+                          for _ in range(draws)]))
+
+
 def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True,
                         linkage: str = "ward", max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
     """The cut at which the agglomerative clustering of a labelled set finds as many clusters as it has species.
@@ -87,7 +103,36 @@ def silhouette_k(embeddings: np.ndarray, cosine: bool = True, linkage: str = "av
     """The number of clusters, among `grid` log-spaced counts from 2 to half the items, at which the cut of the
     hierarchical tree has the largest mean silhouette (on the linkage's distance). Alone it over-splits species
     (~3× on the radiolaria embeddings): `calibrate_silhouette` measures that factor on labelled species."""
+    return _best_silhouette_k(*_tree(_prepare(embeddings, cosine), cosine, linkage), grid)
+
+
+def silhouette_clusters(embeddings: np.ndarray, over_count: float, cosine: bool = True, linkage: str = "average",
+                        grid: int = SILHOUETTE_GRID) -> np.ndarray:
+    """Hierarchical clusters: the tree cut into `silhouette_k` / `over_count` clusters (the factor from
+    `calibrate_silhouette`), on one tree. Cluster ids from 0."""
     tree, condensed = _tree(_prepare(embeddings, cosine), cosine, linkage)
+    k = max(1, round(_best_silhouette_k(tree, condensed, grid) / over_count))
+    return hierarchy.fcluster(tree, k, "maxclust") - 1
+
+
+def calibrate_silhouette(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True, linkage: str = "average",
+                         max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
+    """`silhouette_k` of a labelled set over its number of species (sets larger than `max_items` drawn down by
+    whole species, as `calibrate_threshold`): the factor to divide an unlabelled set's `silhouette_k` by."""
+    x, labels = _drawn(_prepare(embeddings, cosine), np.asarray(labels), max_items, seed)
+    return silhouette_k(x, cosine, linkage) / len(np.unique(labels))
+
+
+def _tree(x: np.ndarray, cosine: bool, linkage: str) -> tuple[np.ndarray, np.ndarray]:
+    """SciPy linkage matrix of the hierarchical tree, and the (condensed) distances it was built on."""
+    if linkage not in LINKAGES:
+        raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {linkage!r})")
+    condensed = pdist(x, "euclidean" if linkage == "ward" or not cosine else "cosine").clip(0)
+    return hierarchy.linkage(condensed, linkage), condensed
+
+
+def _best_silhouette_k(tree: np.ndarray, condensed: np.ndarray, grid: int) -> int:
+    """`silhouette_k` on a built tree and the distances it was built on."""
     distances = squareform(condensed)
     n = len(distances)
     best, best_k = -np.inf, 1
@@ -99,27 +144,6 @@ def silhouette_k(embeddings: np.ndarray, cosine: bool = True, linkage: str = "av
             if score > best:
                 best, best_k = score, found
     return best_k
-
-
-def calibrate_silhouette(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True, linkage: str = "average",
-                         max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
-    """`silhouette_k` of a labelled set over its number of species (sets larger than `max_items` drawn down by
-    whole species, as `calibrate_threshold`): the factor to divide an unlabelled set's `silhouette_k` by."""
-    x, labels = _drawn(_prepare(embeddings, cosine), np.asarray(labels), max_items, seed)
-    return silhouette_k(x, cosine, linkage) / len(np.unique(labels))
-
-
-def agglomerative_k(embeddings: np.ndarray, k: int, cosine: bool = True, linkage: str = "average") -> np.ndarray:
-    """Hierarchical clusters: the tree (as `agglomerative`'s) cut into `k` clusters."""
-    return hierarchy.fcluster(_tree(_prepare(embeddings, cosine), cosine, linkage)[0], k, "maxclust") - 1
-
-
-def _tree(x: np.ndarray, cosine: bool, linkage: str) -> tuple[np.ndarray, np.ndarray]:
-    """SciPy linkage matrix of the hierarchical tree, and the (condensed) distances it was built on."""
-    if linkage not in LINKAGES:
-        raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {linkage!r})")
-    condensed = pdist(x, "euclidean" if linkage == "ward" or not cosine else "cosine").clip(0)
-    return hierarchy.linkage(condensed, linkage), condensed
 
 
 def _drawn(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
