@@ -41,8 +41,10 @@ def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
 def crossfit_share(run_dir: Path, saved, crossfit: list) -> float | None:
     """The share of their species' images that the cross-fitted sets hold: saved with the embeddings since
     2026-11-29; for older runs counted in the run's data (its `data.root` must be there)."""
-    if "crossfit_share" in saved.files or not crossfit:
-        return float(saved["crossfit_share"]) if crossfit else None
+    if not crossfit:
+        return None
+    if "crossfit_share" in saved.files:
+        return float(saved["crossfit_share"])
     data = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
     data.setup("fit")
     species = np.unique(np.concatenate([labels for _, labels in crossfit]))
