@@ -193,13 +193,21 @@ def test_drawn_count_is_the_cuts_count_on_draws_of_a_share_of_the_items():
 
 
 def test_match_sizes_counts_the_unseen_species_on_draws_where_the_data_has_no_val_species(caplog):
-    from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
+    from forams_lightning.callbacks.open_set_evaluation import UNSEEN_DRAWS, OpenSetEvaluation
 
     rng = np.random.default_rng(9)
     unseen, crossfit = _blobs(rng, n_species=5, per=10), [_blobs(rng, n_species=6, per=7) for _ in range(2)]
     matched = OpenSetEvaluation(linkage="average", calibration_draws=2, match_sizes=True)
     scores = matched.scores("test", {"unknown_test": unseen}, crossfit, 0.7)
     assert scores["open/agglo_share"] == 0.7 and scores["open/agglo_k"] == 5 and scores["open/agglo_acc"] == 1.0
+    # the whole set is cut into the draws' mean count: species the cut splits apart (two scattered images each) are
+    # counted as many times as their images are drawn, not as many as they have
+    scattered = rng.normal(size=(20, 16))
+    x, y = np.concatenate([unseen[0], scattered]), np.concatenate([unseen[1], 5 + np.arange(20) // 2])
+    scores = matched.scores("test", {"unknown_test": (x, y)}, crossfit, 0.7)
+    cut = scores["open/agglo_threshold"]
+    whole = len(np.unique(agglomerative(x, cut, linkage="average")))
+    assert scores["open/agglo_k"] == round(drawn_count(x, cut, 0.7, UNSEEN_DRAWS, linkage="average")) < whole
     # a benchmark's own val species: its unseen species are counted whole; so without match_sizes, and without
     # the share (embeddings saved before it was), the latter with a warning
     for scored in (matched.scores("test", {"unknown_test": unseen, "unknown_val": _blobs(rng)}, crossfit, 0.7),

@@ -71,7 +71,7 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     import torch
     from hydra.utils import instantiate
 
-    from forams_lightning.callbacks.whitening import WhiteningInit, cross_fitted_sets, cross_fitted_share
+    from forams_lightning.callbacks.whitening import WhiteningInit, cross_fitted_sets, cross_fitted_share, image_share
 
     cfg = make_cfg("+experiment=open_set_whitened", "model.backbone.pretrained=false", "model.head.embedding_dim=16")
     dm = instantiate(cfg.data)
@@ -129,6 +129,7 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     train_labels = np.asarray(dm.part_labels("train"))
     assert cross_fitted_share(trainer) == len(train_labels) / np.isin(dm.labels, train_labels).sum() < 1
     assert cross_fitted_share(None) is None
+    assert image_share([0, 0, 1], [0, 0, 0, 0, 1, 1, 2]) == 3 / 6  # species 0 and 1 have 6 images, 3 of them here
     # they travel in the checkpoint (the callback's state), as tensors a weights-only load reads
     buffer = io.BytesIO()
     torch.save(whitening.state_dict(), buffer)

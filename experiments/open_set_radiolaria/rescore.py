@@ -45,10 +45,11 @@ def crossfit_share(run_dir: Path, saved, crossfit: list) -> float | None:
         return None
     if "crossfit_share" in saved.files:
         return float(saved["crossfit_share"])
+    from forams_lightning.callbacks.whitening import image_share
+
     data = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
     data.setup("fit")
-    species = np.unique(np.concatenate([labels for _, labels in crossfit]))
-    return sum(len(labels) for _, labels in crossfit) / int(np.isin(data.labels, species).sum())
+    return image_share(np.concatenate([labels for _, labels in crossfit]), data.labels)
 
 
 def write(run_dir: Path, overrides: list[str], metrics: dict[str, float]) -> None:

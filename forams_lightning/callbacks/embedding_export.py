@@ -33,8 +33,9 @@ class EmbeddingExport(EmbeddingCollector):
                            f"{name}_files": np.array(dm.paths(name))})
         for i, (emb, labels) in enumerate(cross_fitted_sets(trainer)):
             arrays.update({f"crossfit{i}_embeddings": emb, f"crossfit{i}_labels": labels})
-        if cross_fitted_share(trainer) is not None:
-            arrays["crossfit_share"] = np.array(cross_fitted_share(trainer))
+        share = cross_fitted_share(trainer)
+        if share is not None:
+            arrays["crossfit_share"] = np.array(share)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
         np.savez(tmp, **arrays)

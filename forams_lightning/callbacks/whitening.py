@@ -88,7 +88,8 @@ class WhiteningInit(pl.Callback):
                  "learned" if self.supervised else "PCA", len(features), "+".join(parts), len(np.unique(labels)))
         if self.calibration_folds:
             self._cross_fit(views, labels, project.out_features, getattr(pl_module.head, "normalize", True))
-            self.calibration_share = len(labels) / int(np.isin(dm.labels, np.unique(labels)).sum())
+            if self.calibration_sets:
+                self.calibration_share = image_share(labels, dm.labels)
 
     def state_dict(self) -> dict:
         # tensors, not numpy arrays: a checkpoint loaded with weights_only=True still reads them
@@ -114,12 +115,21 @@ class WhiteningInit(pl.Callback):
 def cross_fitted_sets(trainer) -> list[tuple[np.ndarray, np.ndarray]]:
     """The cross-fitted calibration sets of the run's whitening (empty where it made none, or where `trainer` is
     None: metrics recomputed outside a run)."""
-    callbacks = getattr(trainer, "callbacks", None) or ()
-    return [s for c in callbacks if isinstance(c, WhiteningInit) for s in (c.calibration_sets or ())]
+    return [s for c in _whitenings(trainer) for s in (c.calibration_sets or ())]
 
 
 def cross_fitted_share(trainer) -> float | None:
     """The share of their species' images that the run's cross-fitted calibration sets hold (None where there are
     none)."""
-    callbacks = getattr(trainer, "callbacks", None) or ()
-    return next((c.calibration_share for c in callbacks if isinstance(c, WhiteningInit) and c.calibration_sets), None)
+    return next((c.calibration_share for c in _whitenings(trainer) if c.calibration_sets), None)
+
+
+def image_share(labels, all_labels) -> float:
+    """The share of their species' images (among `all_labels`, every image of the data) that images of `labels`
+    are."""
+    labels = np.asarray(labels)
+    return len(labels) / int(np.isin(np.asarray(all_labels), np.unique(labels)).sum())
+
+
+def _whitenings(trainer) -> list[WhiteningInit]:
+    return [c for c in getattr(trainer, "callbacks", None) or () if isinstance(c, WhiteningInit)]
