@@ -48,7 +48,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     if len(runs) == 1:
         model = instantiate(run.model, loss=run.loss, miner=run.miner, optimizer=run.optimizer,
                             scheduler=run.scheduler, num_classes=datamodule.num_classes)
-        trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt))
+        trainer.test(model, datamodule=datamodule, ckpt_path=str(ckpt), weights_only=True)
     else:
         log.info("evaluating an ensemble of %d checkpoints", len(runs))
         ensemble, _ = load_embedders([(c, r) for c, _, r in runs])

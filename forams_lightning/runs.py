@@ -72,9 +72,10 @@ def read_run_config(ckpt: str | Path, run_dir: str | Path | None = None):
     """(checkpoint, run folder, run config with the saved split in force) for commands that reuse a training run."""
     from omegaconf import OmegaConf, open_dict
 
+    from forams_lightning.checkpoints import load_checkpoint
+
     ckpt = Path(ckpt)
-    if not ckpt.is_file():
-        raise FileNotFoundError(f"ckpt={ckpt}: no such checkpoint file")
+    load_checkpoint(ckpt)  # refused here, with one line, where it is not plain data
     run_dir = Path(run_dir) if run_dir else ckpt.parent.parent
     if not (run_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{run_dir / 'config.yaml'} not found: set run_dir= to the training run folder "

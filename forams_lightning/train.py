@@ -43,11 +43,11 @@ def train(cfg: DictConfig) -> float:
         lg.log_hyperparams(cfg)
 
     start = time.perf_counter()
-    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+    trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True)
     seconds = {"fit": time.perf_counter() - start}
     last_val = dict(trainer.callback_metrics)  # trainer.test() replaces them
     tested = select_checkpoint(trainer, cfg.paths.output_dir)
-    trainer.test(model, datamodule=datamodule, ckpt_path=tested)
+    trainer.test(model, datamodule=datamodule, ckpt_path=tested, weights_only=True)
     seconds["run"] = time.perf_counter() - start
     return record_run(cfg, trainer, datamodule, {**last_val, **trainer.callback_metrics}, seconds, tested)
 

@@ -55,8 +55,8 @@ def test_library_is_self_describing_and_reloads(library, trained_run):
     run, _ = trained_run
     assert library == run / "library"
     manifest = json.loads((library / "manifest.json").read_text())
-    assert manifest["version"] == 1 and manifest["n_references"] > 0 and 0 < manifest["novelty_threshold"] < 2
-    assert manifest["embedder"]["backbone"]["_target_"].endswith("Backbone")
+    assert manifest["version"] == 3 and manifest["n_references"] > 0 and 0 < manifest["novelty_threshold"] < 2
+    assert manifest["embedder"]["backbone"]["name"] == "efficientnet_lite0"  # plain arguments, no class names
     lib = ReferenceLibrary.load(library)
     assert lib.embeddings.shape == (manifest["n_references"], manifest["embedding_dim"])
     assert not list(library.parent.glob(".library.*"))  # no temporary folder left behind
@@ -249,7 +249,7 @@ def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained
                                 tmp_path))
     single, ensemble = ReferenceLibrary.load(library), ReferenceLibrary.load(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
-    assert manifest["version"] == 2 and len(manifest["embedder"]["members"]) == 2
+    assert manifest["version"] == 3 and len(manifest["embedder"]["members"]) == 2
     assert manifest["checkpoint"] == [str(best.resolve())] * 2
     dim = single.embeddings.shape[1]
     assert ensemble.embeddings.shape == (len(single.embeddings), 2 * dim)

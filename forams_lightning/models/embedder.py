@@ -3,11 +3,20 @@ reference library ships, so inference computes exactly the trained embedding."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from forams_lightning.checkpoints import load_checkpoint
+from forams_lightning.models.backbones import Backbone
+from forams_lightning.models.heads import EmbeddingHead
+
+# What a description may name: the project's own classes, nothing else (a library is data, not code).
+PARTS = {"backbone": Backbone, "head": EmbeddingHead}
+_PLAIN = (str, int, float, bool, type(None))
 
 
 def rotation_average(forward: Callable[[torch.Tensor], torch.Tensor], images: torch.Tensor,
@@ -29,28 +38,79 @@ class Embedder(nn.Module):
 
 
 def embedder_spec(model_cfg) -> dict:
-    """What rebuilds a run's embedding network from its `model` config (a reference library's manifest records it):
-    ``{"backbone": {_target_...}, "head": {_target_..., _partial_}, "tta_rotations": int}``."""
+    """The declarative description of a run's embedding network, from its `model` config (a reference library's
+    manifest records it): ``{"backbone": {Backbone arguments}, "head": {EmbeddingHead arguments}, "tta_rotations"}``,
+    plain values only."""
     from omegaconf import OmegaConf
 
-    spec = {"backbone": OmegaConf.to_container(model_cfg.backbone, resolve=True),
-            "head": OmegaConf.to_container(model_cfg.head, resolve=True),
-            "tta_rotations": int(model_cfg.get("tta_rotations", 1))}
+    spec = {}
+    for part, cls in PARTS.items():
+        node = OmegaConf.to_container(model_cfg[part], resolve=True)
+        target = node.pop("_target_", _qualified(cls))
+        if target != _qualified(cls):
+            raise ValueError(f"model.{part}._target_={target!r}: a reference library describes the project's "
+                             f"{cls.__name__} only")
+        node.pop("_partial_", None)
+        spec[part] = node
     spec["backbone"]["pretrained"] = False  # the weights come from the checkpoint or the library
+    spec["tta_rotations"] = int(model_cfg.get("tta_rotations", 1))
+    for part in PARTS:  # checked when written, not first when a colleague loads the library
+        _arguments(spec, part, "model")
     return spec
 
 
-def build_embedder(spec: dict) -> nn.Module:
-    """The (untrained) network of a spec: an `Embedder`, or an `EmbeddingEnsemble` for ``{"members": [spec, ...]}``."""
-    from hydra.utils import instantiate
-
+def build_embedder(spec: dict, where: str = "embedder") -> nn.Module:
+    """The (untrained) network a description names: an `Embedder`, or an `EmbeddingEnsemble` for
+    ``{"members": [spec, ...]}``. Built by this package's own classes from plain arguments: nothing a file names is
+    imported or called, and anything else is refused naming `where` (the file and key)."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: expected an object describing the network")
     if "members" in spec:
         from forams_lightning.models.ensemble import EmbeddingEnsemble
 
-        return EmbeddingEnsemble([build_embedder(member) for member in spec["members"]])
-    backbone = instantiate(spec["backbone"], pretrained=False)
-    return Embedder(backbone, instantiate(spec["head"])(in_features=backbone.num_features),
-                    spec.get("tta_rotations", 1))
+        members = spec["members"]
+        if not isinstance(members, list) or not members:
+            raise ValueError(f"{where}.members: expected a non-empty list of network descriptions")
+        return EmbeddingEnsemble([build_embedder(m, f"{where}.members[{i}]") for i, m in enumerate(members)])
+    backbone = Backbone(**{**_arguments(spec, "backbone", where), "pretrained": False})
+    head = EmbeddingHead(in_features=backbone.num_features, **_arguments(spec, "head", where))
+    rotations = spec.get("tta_rotations", 1)
+    if isinstance(rotations, bool) or rotations not in (1, 2, 3, 4):
+        raise ValueError(f"{where}.tta_rotations={rotations!r}: expected 1..4 quarter turns")
+    return Embedder(backbone, head, rotations)
+
+
+def _arguments(spec: dict, part: str, where: str) -> dict:
+    """The constructor arguments of `part`, checked: a known class (older manifests name it in ``_target_``),
+    known parameters, plain values or lists of them."""
+    cls, node = PARTS[part], spec.get(part)
+    if not isinstance(node, dict):
+        raise ValueError(f"{where}.{part}: expected an object of {cls.__name__} arguments")
+    target = node.get("_target_", _qualified(cls))
+    if target != _qualified(cls):
+        raise ValueError(f"{where}.{part}._target_={target!r}: refused; the network is built by this package's "
+                         f"{cls.__name__}, never by what a file names")
+    known = set(inspect.signature(cls).parameters) - {"in_features"}
+    arguments = {k: v for k, v in node.items() if k not in ("_target_", "_partial_")}
+    for key, value in arguments.items():
+        if key not in known:
+            raise ValueError(f"{where}.{part}.{key}: not an argument of {cls.__name__}")
+        if not isinstance(value, _PLAIN) and not (isinstance(value, list) and all(isinstance(v, _PLAIN)
+                                                                                 for v in value)):
+            raise ValueError(f"{where}.{part}.{key}: expected a plain value or a list of them")
+    return arguments
+
+
+def plain_spec(spec: dict) -> dict:
+    """A checked description without the class names older manifests carried (``_target_``, ``_partial_``)."""
+    if "members" in spec:
+        return {"members": [plain_spec(member) for member in spec["members"]]}
+    return {**spec, **{part: {k: v for k, v in spec[part].items() if k not in ("_target_", "_partial_")}
+                       for part in PARTS}}
+
+
+def _qualified(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def load_embedders(runs: Sequence[tuple[Path, object]]) -> tuple[nn.Module, dict]:
@@ -59,8 +119,8 @@ def load_embedders(runs: Sequence[tuple[Path, object]]) -> tuple[nn.Module, dict
     members = []
     for ckpt, run in runs:
         spec = embedder_spec(run.model)
-        embedder = build_embedder(spec)
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+        embedder = build_embedder(spec, "model")
+        state = load_checkpoint(ckpt)["state_dict"]
         try:
             embedder.load_state_dict({k: v for k, v in state.items() if k.startswith(("backbone.", "head."))})
         except RuntimeError as error:

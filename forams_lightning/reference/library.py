@@ -1,10 +1,15 @@
 """A reference library on disk: everything `identify` needs, and nothing of the training config.
 
-    manifest.json    format + version, species, kNN settings, novelty score and threshold, preprocessing, the embedder's
-                     `_target_` spec, provenance (checkpoint, package version, git commit, creation time)
+    manifest.json    format + version, species, kNN settings, novelty score and threshold, preprocessing, the embedder
+                     described by plain arguments (`models.embedder.embedder_spec`), provenance (checkpoint, package
+                     version, git commit, creation time)
     embedder.pt      state dict of backbone + head (of each member, `members.<i>.*`, for an ensemble)
     index.faiss      exact FAISS index over the reference embeddings
     references.csv   file, species, label, sha1 (content hash; empty where unknown) of each reference (index order)
+
+Loading reads every file as data: the manifest is checked field by field (`reference.manifest`), the network is
+built by the package's own classes from plain arguments, `embedder.pt` holds tensors only; a damaged or tampered
+file is refused with one line naming it.
 
 A library changes only by a whole new folder renamed into place (`save`): a kill leaves the old library or the new
 one. The manifest's `history` lists every change (`python -m forams_lightning.library`), `calibration` says what
@@ -25,16 +30,16 @@ import numpy as np
 import torch
 
 from forams_lightning.atomic import atomic_write_csv
+from forams_lightning.checkpoints import load_weights_only
 from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify
 from forams_lightning.metrics.novelty import local_spread, novelty_distance
 from forams_lightning.metrics.reranking import hubness, neighbour_expansion
-from forams_lightning.models.embedder import build_embedder
+from forams_lightning.models.embedder import build_embedder, plain_spec
+from forams_lightning.reference.manifest import FORMAT, VERSION, read_manifest
 
 log = logging.getLogger(__name__)
 
-FORMAT = "forams-lightning reference library"
-VERSION = 2  # 2: the embedder may be an ensemble ({"members": [...]}); single-network libraries stay 1
 PLAIN_NOVELTY = {"neighbours": 1, "scale_k": 0}  # the nearest-reference distance (libraries before novelty_score)
 FILES = ("manifest.json", "embedder.pt", "index.faiss", "references.csv")
 
@@ -144,7 +149,7 @@ class ReferenceLibrary:
 
     def _described(self) -> dict:
         """The manifest fields the library itself defines (everything else in a manifest is `info`)."""
-        return {"format": FORMAT, "version": VERSION if "members" in self.embedder_spec else 1, "species": self.species,
+        return {"format": FORMAT, "version": VERSION, "species": self.species,
                 "metric": self.metric, "k": self.k,
                 "novelty_threshold": self.threshold, "novelty_score": self.novelty_score,
                 "preprocessing": self.preprocessing,
@@ -177,37 +182,62 @@ class ReferenceLibrary:
 
     @classmethod
     def load(cls, folder: str | Path, device: str | torch.device = "cpu") -> ReferenceLibrary:
-        import faiss
-
         folder = Path(folder)
         _recover_interrupted_save(folder)
         missing = [name for name in FILES if not (folder / name).is_file()]
         if missing:
             raise FileNotFoundError(f"library={folder} is not a reference library (missing {', '.join(missing)}); "
                                     "build one with `python -m forams_lightning.export ckpt=...`")
-        manifest = json.loads((folder / "manifest.json").read_text())
-        if manifest.get("format") != FORMAT or manifest.get("version", 0) > VERSION:
-            raise ValueError(f"{folder / 'manifest.json'}: format {manifest.get('format')!r} version "
-                             f"{manifest.get('version')} is not a reference library this version can read "
-                             f"(reads version <= {VERSION})")
+        manifest = read_manifest(folder / "manifest.json")
         spec = manifest["embedder"]
-        embedder = build_embedder(spec)  # the weights come from embedder.pt
-        embedder.load_state_dict(torch.load(folder / "embedder.pt", map_location="cpu", weights_only=True))
-        index = faiss.read_index(str(folder / "index.faiss"))
-        with open(folder / "references.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-        if len(rows) != index.ntotal:
-            raise ValueError(f"{folder}: references.csv has {len(rows)} rows but index.faiss {index.ntotal} vectors")
-        library = cls(embedder=embedder.to(device).eval(), embedder_spec=spec,
-                      embeddings=index.reconstruct_n(0, index.ntotal),
-                      labels=np.array([int(r["label"]) for r in rows], dtype=int), files=[r["file"] for r in rows],
-                      hashes=[r.get("sha1") or "" for r in rows],
-                      species=manifest["species"], metric=manifest["metric"], k=int(manifest["k"]),
-                      threshold=float(manifest["novelty_threshold"]),
+        embedder = build_embedder(spec, f"{folder / 'manifest.json'}: embedder")  # weights from embedder.pt
+        _load_weights(embedder, folder / "embedder.pt")
+        embeddings = _read_index(folder / "index.faiss")
+        labels, files, hashes = _read_references(folder / "references.csv", len(embeddings), len(manifest["species"]))
+        library = cls(embedder=embedder.to(device).eval(), embedder_spec=plain_spec(spec), embeddings=embeddings,
+                      labels=labels, files=files, hashes=hashes, species=manifest["species"],
+                      metric=manifest["metric"], k=manifest["k"], threshold=float(manifest["novelty_threshold"]),
                       novelty_score=manifest.get("novelty_score", dict(PLAIN_NOVELTY)),
                       preprocessing=manifest["preprocessing"])
         library.info = {k: v for k, v in manifest.items() if k not in library._described()}
         return library
+
+
+def _load_weights(embedder: torch.nn.Module, path: Path) -> None:
+    """The network's weights: tensors only (`checkpoints.load_weights_only`), and exactly the described network's."""
+    state = load_weights_only(path)
+    try:
+        embedder.load_state_dict(state)
+    except Exception as error:  # noqa: BLE001 - a mismatch or a non-dict: either way not this network's weights
+        raise ValueError(f"{path}: not the weights of the network manifest.json describes "
+                         f"({type(error).__name__})") from None
+
+
+def _read_index(path: Path) -> np.ndarray:
+    import faiss
+
+    try:
+        index = faiss.read_index(str(path))
+        return index.reconstruct_n(0, index.ntotal)
+    except RuntimeError:
+        raise ValueError(f"{path}: not a readable FAISS index (damaged or truncated)") from None
+
+
+def _read_references(path: Path, n: int, n_species: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """Labels, files and hashes of references.csv, checked against the index and the species list."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        labels = np.array([int(r["label"]) for r in rows], dtype=int)
+        files = [r["file"] for r in rows]
+    except (UnicodeDecodeError, KeyError, TypeError, ValueError, csv.Error):
+        raise ValueError(f"{path}: expected columns file, species, label (a whole number), sha1; the file is "
+                         "damaged") from None
+    if len(rows) != n:
+        raise ValueError(f"{path}: {len(rows)} rows but index.faiss holds {n} vectors")
+    if len(labels) and not (0 <= labels.min() and labels.max() < n_species):
+        raise ValueError(f"{path}: a label outside the manifest's {n_species} species")
+    return labels, files, [r.get("sha1") or "" for r in rows]
 
 
 def _recover_interrupted_save(folder: Path) -> None:

@@ -1,0 +1,85 @@
+"""A reference library's `manifest.json` read as data: every field checked for its type before anything is built
+from it, so a truncated, mistyped or tampered manifest is refused with one line naming the file and the key."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+FORMAT = "forams-lightning reference library"
+# 1: one network described by `_target_` specs; 2: an ensemble ({"members": [...]}); 3: the network described by
+# plain arguments of the package's own classes (nothing in a manifest names code)
+VERSION = 3
+METRICS = ("l2", "cosine")
+
+
+def read_manifest(path: Path) -> dict:
+    """The manifest's fields, checked (`embedder` is checked where it is built, `models.embedder.build_embedder`)."""
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; the manifest is damaged") from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON (line {error.lineno}: {error.msg}); the manifest is damaged or "
+                         "truncated") from None
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    version = manifest.get("version")
+    if manifest.get("format") != FORMAT or not _whole(version) or version > VERSION:
+        raise ValueError(f"{path}: format {manifest.get('format')!r} version {version!r} is not a reference library "
+                         f"this version can read (reads version <= {VERSION})")
+    for key, check, expected in _FIELDS:
+        if key not in manifest:
+            raise ValueError(f"{path}: missing {key!r}")
+        if not check(manifest[key]):
+            raise ValueError(f"{path}: {key}={_shown(manifest[key])}: expected {expected}")
+    _check_parts(path, manifest)
+    return manifest
+
+
+def _check_parts(path: Path, manifest: dict) -> None:
+    """The nested objects: the novelty score's settings and the preprocessing."""
+    novelty = manifest.get("novelty_score", {"neighbours": 1, "scale_k": 0})
+    for key, least in (("neighbours", 1), ("scale_k", 0)):
+        if not isinstance(novelty, dict) or not _whole(novelty.get(key, least), least):
+            raise ValueError(f"{path}: novelty_score.{key}: expected a whole number >= {least}")
+    prep = manifest["preprocessing"]
+    if not _whole(prep.get("image_size"), 16):
+        raise ValueError(f"{path}: preprocessing.image_size={_shown(prep.get('image_size'))}: expected a whole "
+                         "number >= 16")
+    if not isinstance(prep.get("exif_transpose", True), bool):
+        raise ValueError(f"{path}: preprocessing.exif_transpose: expected true or false")
+    crop = prep.get("crop_border")
+    if crop is not None and not (isinstance(crop, dict) and set(crop) <= {"bottom_fraction", "dark_threshold"}
+                                 and all(_number(v) for v in crop.values())):
+        raise ValueError(f"{path}: preprocessing.crop_border: expected null or numbers bottom_fraction, "
+                         "dark_threshold")
+
+
+def _whole(value, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value) \
+        and len(set(value)) == len(value)
+
+
+def _shown(value) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+_FIELDS = (
+    ("species", _names, "a list of distinct, non-empty species names"),
+    ("metric", lambda v: v in METRICS, f"one of {list(METRICS)}"),
+    ("k", lambda v: _whole(v, 1), "a whole number >= 1"),
+    ("novelty_threshold", _number, "a number (Infinity: nothing is flagged)"),
+    ("preprocessing", lambda v: isinstance(v, dict), "an object"),
+    ("embedder", lambda v: isinstance(v, dict), "an object describing the network"),
+)

@@ -1,0 +1,145 @@
+"""Files users share are data: a reference library or a checkpoint that names code, or is damaged, is refused with
+one line naming the file, and nothing it names runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from forams_lightning.checkpoints import load_checkpoint
+from forams_lightning.models.embedder import build_embedder
+from forams_lightning.reference.library import ReferenceLibrary
+
+TINY = {"backbone": {"name": "test_efficientnet", "pretrained": False}, "head": {"embedding_dim": 8, "normalize": True},
+        "tta_rotations": 1}
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class RunsCode:
+    """Unpickling this writes a file: the proof that loading ran code."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def __reduce__(self):
+        return (Path.write_text, (Path(self.path), "ran"))
+
+
+@pytest.fixture
+def small_library(tmp_path) -> Path:
+    """A library of 6 references of 2 species, a tiny random network: built in a second, no training."""
+    images = tmp_path / "images"
+    images.mkdir()
+    files = []
+    for i in range(6):
+        files.append(str(images / f"{i}.png"))
+        Image.fromarray(np.full((24, 24, 3), 40 * i, np.uint8)).save(files[-1])
+    embedder = build_embedder(TINY)
+    library = ReferenceLibrary(embedder=embedder, embedder_spec=TINY,
+                               embeddings=np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32),
+                               labels=np.array([0, 0, 0, 1, 1, 1]), files=files, species=["G. a", "G. b"],
+                               threshold=0.5, preprocessing={"image_size": 32, "crop_border": None,
+                                                             "exif_transpose": True})
+    return library.save(tmp_path / "library")
+
+
+def _edit_manifest(library: Path, edit) -> None:
+    manifest = json.loads((library / "manifest.json").read_text())
+    edit(manifest)
+    (library / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_a_library_describes_its_network_by_plain_arguments_and_reloads(small_library):
+    manifest = json.loads((small_library / "manifest.json").read_text())
+    assert manifest["version"] == 3 and "_target_" not in json.dumps(manifest)
+    library = ReferenceLibrary.load(small_library)
+    assert library.embedder(torch.rand(2, 3, 32, 32)).shape == (2, 8)
+
+
+def test_libraries_written_with_class_names_still_load(small_library):
+    """Version 1 manifests name the package's own classes in `_target_`: those (and only those) are accepted."""
+    def old_style(m):
+        m["version"] = 1
+        m["embedder"]["backbone"]["_target_"] = "forams_lightning.models.backbones.Backbone"
+        m["embedder"]["head"].update({"_target_": "forams_lightning.models.heads.EmbeddingHead", "_partial_": True})
+
+    _edit_manifest(small_library, old_style)
+    library = ReferenceLibrary.load(small_library)
+    assert "_target_" not in json.dumps(library.embedder_spec)  # written back without them
+
+
+@pytest.mark.parametrize("edit, key", [
+    (lambda m, p: m["embedder"]["backbone"].update(name={"_target_": "builtins.open", "_args_": [p, "w"]}),
+     "embedder.backbone.name"),
+    (lambda m, p: m["embedder"]["backbone"].update(_target_="pathlib.Path.touch", self=p),
+     "embedder.backbone._target_"),
+    (lambda m, p: m["embedder"]["head"].update(_target_="builtins.open", file=p, mode="w"), "embedder.head._target_"),
+    (lambda m, p: m["embedder"].update(members=[{"_target_": "builtins.open", "_args_": [p, "w"]}]),
+     "embedder.members[0].backbone"),
+    (lambda m, p: m["embedder"]["backbone"].update(eval=p), "embedder.backbone.eval"),
+])
+def test_a_manifest_that_names_code_is_refused_and_nothing_runs(small_library, tmp_path, edit, key):
+    target = tmp_path / "written_by_the_manifest"
+    _edit_manifest(small_library, lambda m: edit(m, str(target)))
+    with pytest.raises(ValueError, match=r"manifest\.json: " + re.escape(key)):
+        ReferenceLibrary.load(small_library)
+    assert not target.exists()
+
+
+def test_the_library_command_refuses_a_tampered_manifest_in_one_line(small_library, tmp_path):
+    target = tmp_path / "written_by_the_manifest"
+    _edit_manifest(small_library, lambda m: m["embedder"]["backbone"].update(
+        name={"_target_": "builtins.open", "_args_": [str(target), "w"]}))
+    done = subprocess.run([sys.executable, "-m", "forams_lightning.library", "show", f"library={small_library}",
+                           f"hydra.run.dir={tmp_path / 'out'}"], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "FORAMS_OFFLINE": "1"}, timeout=120)
+    assert done.returncode == 1 and not target.exists()
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in done.stderr
+    assert "embedder.backbone.name: expected a plain value" in done.stderr
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda lib: (lib / "manifest.json").write_text((lib / "manifest.json").read_text()[:40]), "not valid JSON"),
+    (lambda lib: _edit_manifest(lib, lambda m: m.update(k="5")), r"k=\"5\": expected a whole number"),
+    (lambda lib: _edit_manifest(lib, lambda m: m.update(species="G. a")), "species="),
+    (lambda lib: _edit_manifest(lib, lambda m: m.pop("metric")), "missing 'metric'"),
+    (lambda lib: _edit_manifest(lib, lambda m: m["preprocessing"].update(image_size="big")),
+     "preprocessing.image_size"),
+    (lambda lib: _edit_manifest(lib, lambda m: m.update(version=9)), "version 9"),
+    (lambda lib: (lib / "index.faiss").write_bytes((lib / "index.faiss").read_bytes()[:50]), "index.faiss: not a"),
+    (lambda lib: (lib / "references.csv").write_text("file,species,label\na.png,G. a,x\n"), "references.csv"),
+    (lambda lib: (lib / "references.csv").write_bytes(b"file,species,label,sha1\n\xff\xfe,G,0,\n"), "references.csv"),
+    (lambda lib: torch.save({"w": torch.zeros(1)}, lib / "embedder.pt"), "embedder.pt: not the weights"),
+])
+def test_a_damaged_library_is_refused_naming_the_file(small_library, damage, message):
+    damage(small_library)
+    with pytest.raises(ValueError, match=message):
+        ReferenceLibrary.load(small_library)
+
+
+def test_weights_that_carry_code_are_refused(small_library, tmp_path):
+    target = tmp_path / "ran"
+    torch.save({"x": RunsCode(str(target))}, small_library / "embedder.pt")
+    with pytest.raises(ValueError, match="embedder.pt: refused"):
+        ReferenceLibrary.load(small_library)
+    assert not target.exists()
+
+
+def test_a_checkpoint_that_carries_code_is_refused_before_anything_runs(tmp_path):
+    target, ckpt = tmp_path / "ran", tmp_path / "shared.ckpt"
+    torch.save({"state_dict": {}, "hyper_parameters": RunsCode(str(target))}, ckpt)
+    with pytest.raises(ValueError, match=r"shared\.ckpt: refused: it holds a Python object \(getattr\)"):
+        load_checkpoint(ckpt)
+    assert not target.exists()
+    (tmp_path / "text.ckpt").write_text("not a checkpoint")
+    with pytest.raises(ValueError, match="text.ckpt: not a readable weights file"):
+        load_checkpoint(tmp_path / "text.ckpt")
