@@ -1,4 +1,5 @@
-"""How every entry point behaves for a user: the stack's noise silenced, a user error ended by one line."""
+"""How every entry point behaves for a user: the stack's noise silenced, a user error ended by one line, and a
+refused command leaves no run folder behind."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import functools
 import logging
 import os
 import sys
+from pathlib import Path
 
 from forams_lightning.console import log_to_files, quiet_stack
 from forams_lightning.errors import user_error_message
@@ -14,14 +16,16 @@ log = logging.getLogger(__name__)
 
 
 def entry_point(main):
-    """Wraps a Hydra task function (under ``@hydra.main``). A user error (`errors.user_error_message`) prints
-    ``error: <message>`` on stderr, goes into the run's log file and exits with status 1; ``HYDRA_FULL_ERROR=1``
+    """Wraps a Hydra task function (under ``@hydra.main``). A value the command requires and was not given, or a
+    user error (`errors.user_error_message`), prints ``error: <message>`` on stderr, goes into the run's log file and
+    exits with status 1; a run folder that holds nothing but Hydra's own files is removed. ``HYDRA_FULL_ERROR=1``
     keeps the traceback, and in a multirun the error goes to the launcher, which reports the failing job."""
 
     @functools.wraps(main)
     def wrapper(cfg):
         quiet_stack()
         try:
+            check_required(cfg)
             return main(cfg)
         except Exception as err:
             message = user_error_message(err)
@@ -29,9 +33,41 @@ def entry_point(main):
                 raise
             log_to_files(log, logging.ERROR, message)
             print(f"error: {message}", file=sys.stderr)
+            _remove_empty_run_folder(cfg)
             raise SystemExit(1) from None
 
     return wrapper
+
+
+def check_required(cfg) -> None:
+    """One line naming every required value (``???`` in the config) the command was not given."""
+    from omegaconf import OmegaConf
+
+    missing = sorted(OmegaConf.missing_keys(cfg))
+    if missing:
+        raise ValueError(f"required: {', '.join(f'{key}=...' for key in missing)} (--help shows the usage)")
+
+
+def _remove_empty_run_folder(cfg) -> None:
+    """A command refused before it wrote anything leaves no folder: the run folder goes where it holds only
+    Hydra's files (.hydra/, the log), and so do the folders above it that it leaves empty."""
+    import shutil
+
+    try:
+        folder = Path(cfg.paths.output_dir).resolve()
+    except Exception:  # noqa: BLE001 - no run folder to speak of
+        return
+    if not folder.is_dir() or any(p.name != ".hydra" and p.suffix != ".log" for p in folder.iterdir()):
+        return
+    shutil.rmtree(folder, ignore_errors=True)
+    stop = Path.cwd().resolve()
+    for parent in folder.parents:
+        if parent == stop or not parent.is_relative_to(stop):
+            break
+        try:
+            parent.rmdir()  # only an empty folder
+        except OSError:
+            break
 
 
 def _multirun() -> bool:

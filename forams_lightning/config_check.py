@@ -57,7 +57,7 @@ def _check_values(node: DictConfig, path: str, hints: dict, closed: bool) -> lis
             errors.append(f"{path}.{key}: unknown key; known: {sorted(hints)}")
             continue
         schema = _schema(hints.get(key))
-        if schema is not None and isinstance(value, DictConfig):
+        if schema is not None and isinstance(value, DictConfig) and "_target_" not in value:  # else checked as a node
             errors += _check_values(value, f"{path}.{key}", typing.get_type_hints(schema), closed=True)
             continue
         allowed = _plain_types(hints.get(key))

@@ -25,7 +25,7 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
 
     from forams_lightning.atomic import atomic_write_json
     from forams_lightning.models.embedder import load_embedders
-    from forams_lightning.runs import read_run_configs
+    from forams_lightning.saved_runs import read_run_configs
 
     runs = read_run_configs(cfg.ckpt, cfg.get("run_dir"))
     ckpt, run_dir, run = runs[0]

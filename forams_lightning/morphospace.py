@@ -19,15 +19,15 @@ log = logging.getLogger(__name__)
 
 
 def morphospace(cfg: DictConfig) -> list[Path]:
-    from forams_lightning.reference.library import ReferenceLibrary
+    from forams_lightning.reference.build import build_library
+    from forams_lightning.reference.embedding import Inference
+    from forams_lightning.reference.storage import load_library
     from forams_lightning.viz.morphospace import project_2d, save_morphospace_html, save_morphospace_png, subsample
 
     if cfg.get("ckpt"):
-        from forams_lightning.export import build_library
-
-        library, _ = build_library(cfg.ckpt, num_workers=cfg.num_workers)
+        library, _ = build_library(cfg.ckpt, inference=Inference(num_workers=cfg.num_workers))
     elif cfg.get("library"):
-        library = ReferenceLibrary.load(cfg.library)
+        library = load_library(cfg.library)
     else:
         raise ValueError("set library=DIR (a reference library) or ckpt=PATH (a training checkpoint)")
     keep = subsample(library.labels, cfg.max_points, cfg.seed)

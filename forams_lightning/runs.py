@@ -31,6 +31,13 @@ def instantiate_all(group: DictConfig | None) -> list:
     return [instantiate(node) for node in group.values() if isinstance(node, DictConfig) and "_target_" in node]
 
 
+def check_distributed_sampler(trainer, trainer_cfg: DictConfig) -> None:
+    """The data module shards P×K batches and evaluation sets itself: Lightning must not swap in its samplers."""
+    if trainer.world_size > 1 and trainer_cfg.get("use_distributed_sampler", True):
+        raise ValueError("distributed training with forams-lightning needs trainer.use_distributed_sampler=false "
+                         "(the data module shards P×K batches and evaluation sets itself); use trainer=ddp")
+
+
 MIN_FREE_BYTES = 200 * 2**20  # checkpoints of a ResNet-50 run are ~100 MB each
 
 
@@ -66,57 +73,6 @@ def save_run_config(cfg: DictConfig) -> Path:
     resolved.pop("hydra", None)
     atomic_write_text(path, OmegaConf.to_yaml(resolved))
     return path
-
-
-def read_run_config(ckpt: str | Path, run_dir: str | Path | None = None):
-    """(checkpoint, run folder, run config with the saved split in force) for commands that reuse a training run."""
-    from omegaconf import OmegaConf, open_dict
-
-    from forams_lightning.checkpoints import load_checkpoint
-
-    ckpt = Path(ckpt)
-    load_checkpoint(ckpt)  # refused here, with one line, where it is not plain data
-    run_dir = Path(run_dir) if run_dir else ckpt.parent.parent
-    if not (run_dir / "config.yaml").is_file():
-        raise FileNotFoundError(f"{run_dir / 'config.yaml'} not found: set run_dir= to the training run folder "
-                                "that holds config.yaml and split.csv")
-    run = OmegaConf.load(run_dir / "config.yaml")
-    with open_dict(run):
-        run.data.split_file = str(run_dir / "split.csv")
-        run.data.output_dir = None  # reading a run, not writing one
-    return ckpt, run_dir, run
-
-
-# What decides the evaluation images: ensemble members must agree on these and on their saved split.csv (seeds may
-# differ).
-SHARED_DATA_KEYS = ("root", "synthetic", "manifest", "manifest_columns", "image_size", "crop_border",
-                    "exif_transpose")
-
-
-def read_run_configs(ckpt, run_dir: str | Path | None = None) -> list:
-    """`read_run_config` of one checkpoint or of a list (an ensemble), checked to share their images and split."""
-    from omegaconf import ListConfig
-
-    checkpoints = list(ckpt) if isinstance(ckpt, (list, tuple, ListConfig)) else [ckpt]
-    if len(checkpoints) > 1 and run_dir:
-        raise ValueError("run_dir= names one training run; an ensemble (a list of ckpt=) reads each checkpoint's "
-                         "own run folder")
-    runs = [read_run_config(c, run_dir) for c in checkpoints]
-    first_ckpt, first_dir, first = runs[0]
-    split = _read_bytes(first_dir / "split.csv")
-    for ckpt, folder, run in runs[1:]:
-        for key in SHARED_DATA_KEYS:
-            if run.data.get(key) != first.data.get(key):
-                raise ValueError(f"ensemble members differ in data.{key}: {first.data.get(key)} ({first_ckpt}) vs "
-                                 f"{run.data.get(key)} ({ckpt})")
-        if _read_bytes(folder / "split.csv") != split:
-            raise ValueError(f"ensemble members were trained on different splits: {first_dir / 'split.csv'} and "
-                             f"{folder / 'split.csv'} differ (vary seed= only; keep data.split.seed fixed)")
-    return runs
-
-
-def _read_bytes(path: Path) -> bytes | None:
-    return path.read_bytes() if path.is_file() else None
 
 
 def select_checkpoint(trainer, output_dir: str | Path) -> str:

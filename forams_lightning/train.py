@@ -14,7 +14,14 @@ from omegaconf import DictConfig
 
 from forams_lightning.cli import entry_point
 from forams_lightning.config_check import check_config_types
-from forams_lightning.runs import ensure_writable, instantiate_all, record_run, save_run_config, select_checkpoint
+from forams_lightning.runs import (
+    check_distributed_sampler,
+    ensure_writable,
+    instantiate_all,
+    record_run,
+    save_run_config,
+    select_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +46,7 @@ def train(cfg: DictConfig) -> float:
     callbacks = instantiate_all(cfg.get("callbacks"))
     loggers = instantiate_all(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    check_distributed_sampler(trainer, cfg.trainer)
     for lg in loggers:
         lg.log_hyperparams(cfg)
 

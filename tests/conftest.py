@@ -67,3 +67,33 @@ def shared_dataset(name: str) -> Path:
     if not (path / "_manifest.csv").is_file():
         pytest.skip(f"{path} not present (benchmark data lives beside the checkout only)")
     return path
+
+
+TINY_NETWORK = {"backbone": {"name": "test_efficientnet", "pretrained": False},
+                "head": {"embedding_dim": 8, "normalize": True}, "tta_rotations": 1}
+
+
+@pytest.fixture
+def small_library(tmp_path) -> Path:
+    """A library of 6 references of 2 species and a tiny random network (timm's test_efficientnet): built in a
+    second, no training."""
+    import numpy as np
+    from PIL import Image
+
+    from forams_lightning.models.embedder import build_embedder
+    from forams_lightning.reference.reference_library import ReferenceLibrary
+    from forams_lightning.reference.storage import save_library
+
+    images = tmp_path / "references"
+    images.mkdir()
+    files = []
+    for i in range(6):
+        files.append(str(images / f"{i}.png"))
+        Image.fromarray(np.full((24, 24, 3), 40 * i, np.uint8)).save(files[-1])
+    library = ReferenceLibrary(embedder=build_embedder(TINY_NETWORK), embedder_spec=TINY_NETWORK,
+                               embeddings=np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32),
+                               labels=np.array([0, 0, 0, 1, 1, 1]), files=files, species=["G. a", "G. b"],
+                               threshold=0.5, preprocessing={"image_size": 32, "crop_border": None,
+                                                             "exif_transpose": True})
+    return save_library(library, tmp_path / "library")
+

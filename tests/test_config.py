@@ -18,7 +18,7 @@ def test_paper_experiments_are_the_paper_recipe(make_cfg, experiment):
     assert cfg.optimizer._target_ == "torch.optim.SGD"
     assert cfg.optimizer.lr == 1e-3 and cfg.optimizer.weight_decay == 1e-4 and cfg.optimizer.momentum == 0
     assert cfg.scheduler is None
-    assert cfg.callbacks.knn_evaluation.k == 5 and cfg.callbacks.knn_evaluation.metric == "l2"
+    assert cfg.callbacks.knn_evaluation.protocol.k == 5 and cfg.callbacks.knn_evaluation.protocol.metric == "l2"
     assert cfg.callbacks.model_checkpoint.monitor == "val/knn_acc"
 
 
@@ -27,7 +27,7 @@ def test_default_and_closed_set_start_from_offline_imagenet_weights(make_cfg, ov
     cfg = make_cfg(*overrides)
     assert cfg.model.backbone.name == "efficientnet_lite0" and cfg.model.backbone.pretrained is True
     assert cfg.model.freeze == "auto" and cfg.optimizer._target_ == "torch.optim.AdamW"
-    assert cfg.callbacks.knn_evaluation.k == 5 and cfg.callbacks.knn_evaluation.metric == "cosine"
+    assert cfg.callbacks.knn_evaluation.protocol.k == 5 and cfg.callbacks.knn_evaluation.protocol.metric == "cosine"
     assert cfg.callbacks.model_checkpoint.monitor == "val/knn_acc"
 
 
@@ -39,10 +39,11 @@ def test_open_set_is_the_whitened_feature_ensemble(make_cfg):
     assert cfg.model.freeze == "backbone" and cfg.model.tta_rotations == 4 and cfg.trainer.max_epochs == 0
     assert cfg.model.head.embedding_dim == 256 and cfg.callbacks.whitening.rotations == 4
     assert cfg.callbacks.whitening.shrinkage == 0.5
-    evaluation = cfg.callbacks.open_set_evaluation
-    assert evaluation.expansion_k == 3 and evaluation.linkage == "average"
+    protocol = instantiate(cfg.callbacks.open_set_evaluation.protocol)
+    assert protocol.reranking.expansion_k == 3 and protocol.species_count.linkage == "average"
     assert cfg.callbacks.whitening.calibration_folds == 2  # the cut calibrated on species the whitening never saw
-    assert evaluation.calibration_draws == 5 and evaluation.csls_k == 20
+    assert protocol.species_count.calibration_draws == 5 and protocol.reranking.csls_k == 20
+    assert protocol.species_count.match_sizes and (protocol.novelty.neighbours, protocol.novelty.scale_k) == (2, 3)
     assert cfg.data.open_set.folds == 5
 
 

@@ -52,18 +52,15 @@ def test_ddp_training_runs_with_one_writer(tmp_path, cache_dir):
     assert "MEMBER: 2/2" in (tmp_path / "train_ddp_process_1.log").read_text()
 
 
-def test_distributed_run_with_lightnings_sampler_swap_is_refused(cache_dir):
+def test_distributed_run_with_lightnings_sampler_swap_is_refused():
     from types import SimpleNamespace
 
     import pytest
+    from omegaconf import OmegaConf
 
-    from forams_lightning.data.datamodule import ForamsDataModule
+    from forams_lightning.runs import check_distributed_sampler
 
-    dm = ForamsDataModule(root=str(cache_dir), synthetic=dict(n_species=6, max_images=16, min_images=5, image_size=48),
-                          image_size=32, num_workers=0, sampler={"p": 4, "k": 2})
-    dm.trainer = SimpleNamespace(world_size=2, global_rank=0,
-                                 _accelerator_connector=SimpleNamespace(use_distributed_sampler=True))
     with pytest.raises(ValueError, match="trainer.use_distributed_sampler=false"):
-        dm._world_size()
-    dm.trainer._accelerator_connector.use_distributed_sampler = False
-    assert dm._world_size() == 2
+        check_distributed_sampler(SimpleNamespace(world_size=2), OmegaConf.create({"devices": 2}))
+    check_distributed_sampler(SimpleNamespace(world_size=2), OmegaConf.create({"use_distributed_sampler": False}))
+    check_distributed_sampler(SimpleNamespace(world_size=1), OmegaConf.create({}))  # one process: nothing to swap

@@ -19,7 +19,7 @@ from conftest import compose_app
 from forams_lightning.export import export
 from forams_lightning.identify import identify
 from forams_lightning.library import run
-from forams_lightning.reference.library import ReferenceLibrary
+from forams_lightning.reference.storage import load_library
 
 WITHHELD = ["data.synthetic.n_species=10", "data.synthetic.max_images=30", "data.synthetic.min_images=14",
             "data.synthetic.image_size=96", "data.image_size=96", "data.open_set.folds=4", "data.open_set.fold=0"]
@@ -97,7 +97,7 @@ def test_three_images_of_a_new_species_make_it_identifiable(withheld_run, librar
         (new / name).mkdir(parents=True, exist_ok=True)
         shutil.copy(path, new / name)
     grown = _command(library, "command=add", f"images={new}", tmp_path=tmp_path)
-    assert grown.counts()[species[0]] == 3 and len(grown.files) == len(ReferenceLibrary.load(library).files)
+    assert grown.counts()[species[0]] == 3 and len(grown.files) == len(load_library(library).files)
     after = _identify_accuracy(library, rest, tmp_path)
     known = _identify_accuracy(library, parts["test"], tmp_path)
     assert after >= known - 0.10, (after, known)
@@ -118,7 +118,7 @@ def test_add_skips_duplicates_and_unreadable_files_and_refuses_a_second_spelling
     shutil.copy(images[0], folder / "copy_of_0.jpg")  # the same bytes twice
     shutil.copy(parts["train"][0][0], folder / "already_a_reference.jpg")
     (folder / "broken.jpg").write_bytes(b"not a jpeg")
-    before = ReferenceLibrary.load(library)
+    before = load_library(library)
     grown = _command(library, "command=add", f"images={tmp_path / 'new'}", tmp_path=tmp_path)
     assert len(grown.files) == len(before.files) + 2 and grown.counts()[name] == 2
     entry = grown.info["history"][-1]
@@ -127,11 +127,11 @@ def test_add_skips_duplicates_and_unreadable_files_and_refuses_a_second_spelling
     variant = name.upper().replace(" ", "_")
     with pytest.raises(ValueError, match=f"'{name}' vs '{variant}'|'{variant}' vs '{name}'"):
         _command(library, "command=add", f"images={folder}", f"species='{variant}'", tmp_path=tmp_path)
-    assert len(ReferenceLibrary.load(library).files) == len(grown.files)  # nothing written
+    assert len(load_library(library).files) == len(grown.files)  # nothing written
 
 
 def test_remove_relabel_calibrate_and_show(withheld_run, library, tmp_path, capsys):
-    before = ReferenceLibrary.load(library)
+    before = load_library(library)
     first = before.species[before.labels[0]]
     gone = _command(library, "command=remove", f"species='{first}'", tmp_path=tmp_path)
     assert gone.counts()[first] == 0 and len(gone.files) == len(before.files) - before.counts()[first]
@@ -172,7 +172,7 @@ def test_a_killed_add_leaves_the_library_as_it_was(withheld_run, library, tmp_pa
     time.sleep(5)  # well inside the embedding of ~1,000 images
     process.kill()
     process.wait()
-    after = ReferenceLibrary.load(library)
+    after = load_library(library)
     assert {name: (library / name).read_bytes() for name in before} == before
     assert "Novum genus" not in after.counts() or after.counts()["Novum genus"] == 0
 
@@ -182,7 +182,7 @@ def test_an_interrupted_swap_is_undone_on_load(library):
     before = (library / "references.csv").read_text()
     aside = library.with_name(f".{library.name}.old-12345")
     library.rename(aside)
-    restored = ReferenceLibrary.load(library)
+    restored = load_library(library)
     assert library.is_dir() and not aside.exists() and (library / "references.csv").read_text() == before
     assert len(restored.files) == len(before.splitlines()) - 1
 
@@ -219,7 +219,7 @@ def test_review_verdicts_from_the_browser_form_grow_the_library(withheld_run, li
     assert rows == [{"file": first[0], "species": first[1]}, {"file": second[0], "species": "Novum genus"}]
     verdicts = tmp_path / "verdicts.csv"
     verdicts.write_text(saved)
-    before = ReferenceLibrary.load(library)
+    before = load_library(library)
     grown = _command(library, "command=add", f"images={verdicts}", tmp_path=tmp_path)
     assert len(grown.files) == len(before.files) + 2 and grown.counts()["Novum genus"] == 1
     assert grown.files[-2:] == [first[0], second[0]]

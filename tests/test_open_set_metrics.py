@@ -3,16 +3,16 @@ import pytest
 from scipy.optimize import linear_sum_assignment
 from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score, roc_auc_score
 
+from forams_lightning.evaluation.calibration import CalibrationSets
+from forams_lightning.evaluation.open_set import OpenSetProtocol
+from forams_lightning.evaluation.species_count import UNSEEN_DRAWS
 from forams_lightning.metrics.clustering import (
     agglomerative,
-    calibrate_silhouette,
     calibrate_threshold,
     cluster_scores,
     drawn_count,
     hungarian_match,
     kmeans,
-    silhouette_clusters,
-    silhouette_k,
 )
 from forams_lightning.metrics.knn import leave_one_out_nearest
 from forams_lightning.metrics.novelty import novelty_distance, novelty_scores, oscr
@@ -62,14 +62,14 @@ def test_kmeans_and_calibrated_agglomerative_recover_separated_species():
     x, y = _blobs(rng)
     assert cluster_scores(y, kmeans(x, 5, seed=0))["ari"] == pytest.approx(1.0)
     calib_x, calib_y = _blobs(rng, n_species=7)
-    threshold = calibrate_threshold(calib_x, calib_y)
+    threshold = calibrate_threshold(calib_x, calib_y)  # ward on unit vectors: the defaults agree
     s = cluster_scores(y, agglomerative(x, threshold))
     assert s["k"] == 5 and s["acc"] == 1.0
 
 
 def test_leave_one_out_nearest_skips_self_and_keeps_duplicates():
     x = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 6.0]])
-    nn = leave_one_out_nearest(x)
+    nn = leave_one_out_nearest(x, "l2")
     assert nn[0] == 1 and nn[1] == 0 and nn[2] == 3 and nn[3] == 2
 
 
@@ -161,13 +161,11 @@ def test_csls_leave_one_out_matches_brute_force():
     np.testing.assert_array_equal(found, expected)
     assert not np.array_equal(found, leave_one_out_nearest(x, "cosine"))  # the ranking did change
 
-    from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
-
     labels = np.arange(60) % 7
-    scores = OpenSetEvaluation(csls_k=5).scores("test", {"unknown_test": (x, labels)})
+    scores = OpenSetProtocol(reranking={"csls_k": 5}).score({"unknown_test": (x, labels)})
     assert scores["open/loo_1nn_acc"] == pytest.approx(np.mean(labels[expected] == labels))
-    with pytest.raises(ValueError, match="csls_k needs metric=cosine"):
-        OpenSetEvaluation(metric="l2", csls_k=5)
+    with pytest.raises(ValueError, match="reranking.csls_k=5 needs the cosine metric"):
+        OpenSetProtocol(metric="l2", reranking={"csls_k": 5})
 
 
 @pytest.mark.parametrize("linkage", ["ward", "average", "complete"])
@@ -193,97 +191,55 @@ def test_drawn_count_is_the_cuts_count_on_draws_of_a_share_of_the_items():
 
 
 def test_match_sizes_counts_the_unseen_species_on_draws_where_the_data_has_no_val_species(caplog):
-    from forams_lightning.callbacks.open_set_evaluation import UNSEEN_DRAWS, OpenSetEvaluation
-
     rng = np.random.default_rng(9)
-    unseen, crossfit = _blobs(rng, n_species=5, per=10), [_blobs(rng, n_species=6, per=7) for _ in range(2)]
-    matched = OpenSetEvaluation(linkage="average", calibration_draws=2, match_sizes=True)
-    scores = matched.scores("test", {"unknown_test": unseen}, crossfit, 0.7)
+    unseen, crossfit = _blobs(rng, n_species=5, per=10), tuple(_blobs(rng, n_species=6, per=7) for _ in range(2))
+    matched = OpenSetProtocol(species_count={"linkage": "average", "calibration_draws": 2, "match_sizes": True})
+    scores = matched.score({"unknown_test": unseen}, CalibrationSets(crossfit, 0.7))
     assert scores["open/agglo_share"] == 0.7 and scores["open/agglo_k"] == 5 and scores["open/agglo_acc"] == 1.0
     # the whole set is cut into the draws' mean count: species the cut splits apart (two scattered images each) are
     # counted as many times as their images are drawn, not as many as they have
     scattered = rng.normal(size=(20, 16))
     x, y = np.concatenate([unseen[0], scattered]), np.concatenate([unseen[1], 5 + np.arange(20) // 2])
-    scores = matched.scores("test", {"unknown_test": (x, y)}, crossfit, 0.7)
+    scores = matched.score({"unknown_test": (x, y)}, CalibrationSets(crossfit, 0.7))
     cut = scores["open/agglo_threshold"]
     whole = len(np.unique(agglomerative(x, cut, linkage="average")))
     assert scores["open/agglo_k"] == round(drawn_count(x, cut, 0.7, UNSEEN_DRAWS, linkage="average")) < whole
     # a benchmark's own val species: its unseen species are counted whole; so without match_sizes, and without
     # the share (embeddings saved before it was), the latter with a warning
-    for scored in (matched.scores("test", {"unknown_test": unseen, "unknown_val": _blobs(rng)}, crossfit, 0.7),
-                   OpenSetEvaluation(linkage="average").scores("test", {"unknown_test": unseen}, crossfit, 0.7),
-                   matched.scores("test", {"unknown_test": unseen}, crossfit)):
+    plain = OpenSetProtocol(species_count={"linkage": "average"})
+    for scored in (matched.score({"unknown_test": unseen, "unknown_val": _blobs(rng)}, CalibrationSets(crossfit, 0.7)),
+                   plain.score({"unknown_test": unseen}, CalibrationSets(crossfit, 0.7)),
+                   matched.score({"unknown_test": unseen}, CalibrationSets(crossfit))):
         assert "open/agglo_share" not in scored and scored["open/agglo_k"] == 5
     assert "match_sizes without the calibration sets' share" in caplog.text
-    with pytest.raises(ValueError, match="match_sizes applies to k_estimate=cut only"):
-        OpenSetEvaluation(k_estimate="silhouette", match_sizes=True)
 
 
-@pytest.mark.parametrize("linkage", ["ward", "average", "complete"])
-def test_silhouette_k_is_the_best_cut_of_the_tree(linkage):
-    from sklearn.cluster import AgglomerativeClustering
-    from sklearn.metrics import silhouette_score
-
-    x = np.random.default_rng(6).normal(size=(40, 8))
-    unit = x / np.linalg.norm(x, axis=1, keepdims=True)
-    metric = "euclidean" if linkage == "ward" else "cosine"
-    scores, cuts = {}, {}
-    for k in range(2, 21):  # the 60-point log grid from 2 to n/2 = 20 holds every count
-        cuts[k] = AgglomerativeClustering(n_clusters=k, linkage=linkage, metric=metric).fit_predict(unit)
-        scores[k] = silhouette_score(unit, cuts[k], metric=metric)
-    best = max(scores, key=scores.get)
-    assert silhouette_k(x, linkage=linkage) == best
-    for k in (2, 7, best):  # the same tree cut into best / over_count clusters
-        clusters = silhouette_clusters(x, best / k, linkage=linkage)
-        assert adjusted_rand_score(cuts[k], clusters) == pytest.approx(1.0)
-
-
-def _split_blobs(rng, n_species, per=12, dim=16):
-    """Species of two tight halves each, 0.8 either side of the species centre: the silhouette prefers the halves."""
-    centres, offsets = rng.normal(size=(n_species, dim)), rng.normal(size=(n_species, dim))
-    offsets *= 0.8 / np.linalg.norm(offsets, axis=1, keepdims=True)
-    y = np.repeat(np.arange(n_species), per)
-    side = np.tile(np.repeat([1.0, -1.0], per // 2), n_species)[:, None]
-    return centres[y] + side * offsets[y] + 0.02 * rng.normal(size=(len(y), dim)), y
-
-
-def test_silhouette_estimate_divides_by_the_calibration_sets_over_count():
-    from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
-
-    rng = np.random.default_rng(8)
-    calibration, unseen = _split_blobs(rng, 8), _split_blobs(rng, 5)
-    assert silhouette_k(unseen[0]) == 10 and calibrate_silhouette(*calibration) == pytest.approx(2.0)
-    assert calibrate_silhouette(*_blobs(rng, 6)) == pytest.approx(1.0)
-    scores = OpenSetEvaluation(k_estimate="silhouette", linkage="average").scores(
-        "test", {"unknown_test": unseen, "unknown_val": calibration})
-    assert scores["open/agglo_silhouette_ratio"] == pytest.approx(2.0)
-    assert scores["open/agglo_k"] == 5 and scores["open/agglo_acc"] == 1.0
-    with pytest.raises(ValueError, match="k_estimate must be one of"):
-        OpenSetEvaluation(k_estimate="gap")
+def test_validation_computes_the_cheap_metrics_and_the_groups_can_be_chosen():
+    rng = np.random.default_rng(2)
+    parts = {"train": _blobs(rng, 4), "val": _blobs(rng, 4, per=3), "unknown_val": _blobs(rng, 5)}
+    scores = OpenSetProtocol().score(parts, stage="val", include=("loo", "kmeans"))
+    assert set(scores) == {"open_val/loo_1nn_acc", "open_val/loo_1nn_macro_f1", "open_val/k_true",
+                           *(f"open_val/kmeans_{k}" for k in ("acc", "macro_f1", "nmi", "ari", "k"))}
+    assert OpenSetProtocol().score(parts) is None  # no unseen test species: nothing to score
+    full = OpenSetProtocol().score({**parts, "unknown_test": parts.pop("unknown_val"), "test": parts.pop("val")})
+    assert {"open/knn_acc", "open/agglo_k", "open/novelty_auroc"} <= set(full)
 
 
 def test_open_set_cut_is_calibrated_on_the_cross_fitted_sets_first():
-    from types import SimpleNamespace
-
-    from forams_lightning.callbacks.open_set_evaluation import OpenSetEvaluation
-    from forams_lightning.callbacks.whitening import WhiteningInit
-
     rng = np.random.default_rng(5)
     unknown, val = _blobs(rng, n_species=5, per=8, spread=0.05), _blobs(rng, n_species=6, per=8, spread=0.05)
     loose, tight = _blobs(rng, n_species=4, per=8, spread=0.2), _blobs(rng, n_species=4, per=8, spread=0.1)
     parts = {"unknown_test": unknown, "unknown_val": val}
-    evaluation = OpenSetEvaluation(linkage="average")
-    whitening = WhiteningInit()
-    whitening.calibration_sets = [loose, tight]
-    scores = evaluation.evaluate(SimpleNamespace(callbacks=[whitening]), None, "test", parts)  # as in a run
+    protocol = OpenSetProtocol(species_count={"linkage": "average"})
+    scores = protocol.score(parts, CalibrationSets((loose, tight)))
     expected = (calibrate_threshold(*loose, linkage="average") + calibrate_threshold(*tight, linkage="average")) / 2
     assert scores["open/agglo_threshold"] == pytest.approx(expected)
-    # without cross-fitted sets (a run without them, or metrics recomputed outside one): the val species
-    assert evaluation.scores("test", parts)["open/agglo_threshold"] == pytest.approx(
+    # without cross-fitted sets (a run without them, or embeddings alone): the val species
+    assert protocol.score(parts)["open/agglo_threshold"] == pytest.approx(
         calibrate_threshold(*val, linkage="average"))
     # calibration_draws: each set drawn down (whole species, seeded) to the unseen set's image count, cuts averaged
     crowded = _blobs(rng, n_species=30, per=8, spread=0.2)
-    drawn = OpenSetEvaluation(linkage="average", calibration_draws=3, seed=7)
-    cut = drawn.scores("test", parts, [crowded])["open/agglo_threshold"]
+    drawn = OpenSetProtocol(species_count={"linkage": "average", "calibration_draws": 3}, seed=7)
+    cut = drawn.score(parts, CalibrationSets((crowded,)))["open/agglo_threshold"]
     expected = np.mean([calibrate_threshold(*crowded, linkage="average", max_items=40, seed=7 + d) for d in range(3)])
     assert cut == pytest.approx(expected) and cut != pytest.approx(calibrate_threshold(*crowded, linkage="average"))

@@ -18,7 +18,7 @@ from PIL import Image
 
 from forams_lightning.export import export
 from forams_lightning.identify import identify
-from forams_lightning.reference.library import ReferenceLibrary
+from forams_lightning.reference.storage import load_library, save_library
 from forams_lightning.train import train
 from forams_lightning.viz.review import uncertainty_order
 
@@ -37,7 +37,7 @@ def trained_run(tmp_path_factory, cache_dir):
 def library(trained_run, tmp_path_factory):
     run, metrics = trained_run
     out = tmp_path_factory.mktemp("export")
-    cfg = compose_app("export", [f"ckpt={run / metrics['best_checkpoint']}", "num_workers=0"], out)
+    cfg = compose_app("export", [f"ckpt={run}", "num_workers=0"], out)  # a run folder: its best checkpoint
     return export(cfg)
 
 
@@ -52,12 +52,13 @@ def _test_split(run: Path) -> list[tuple[str, str]]:
 
 
 def test_library_is_self_describing_and_reloads(library, trained_run):
-    run, _ = trained_run
+    run, metrics = trained_run
     assert library == run / "library"
     manifest = json.loads((library / "manifest.json").read_text())
     assert manifest["version"] == 3 and manifest["n_references"] > 0 and 0 < manifest["novelty_threshold"] < 2
     assert manifest["embedder"]["backbone"]["name"] == "efficientnet_lite0"  # plain arguments, no class names
-    lib = ReferenceLibrary.load(library)
+    assert manifest["checkpoint"] == str((run / metrics["best_checkpoint"]).resolve())  # the run folder's best
+    lib = load_library(library)
     assert lib.embeddings.shape == (manifest["n_references"], manifest["embedding_dim"])
     assert not list(library.parent.glob(".library.*"))  # no temporary folder left behind
 
@@ -83,7 +84,7 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
 
     out = tmp_path / "identified"
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "vote=majority", "csls.k=0"], out))
+                                                    "vote=majority", "reranking.csls_k=0"], out))
     with open(predictions, newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert len(rows) == len(truth) + 5
@@ -96,7 +97,7 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     # flip allowed)
     assert abs(accuracy - metrics["test/knn_acc"]) <= 1 / len(truth) + 1e-9
     assert {"neighbour_5_species", "neighbour_5_distance", "novel", "vote_share"} <= set(next(iter(rows.values())))
-    threshold = ReferenceLibrary.load(library).threshold  # the flag is the novelty score beyond the threshold
+    threshold = load_library(library).threshold  # the flag is the novelty score beyond the threshold
     assert all(int(r["novel"]) == (float(r["novelty_score"]) > threshold) for r in rows.values() if not r["error"])
     page = (out / "review.html").read_text()
     assert page.count('<tr class="specimen') == len(truth) + 2 and "notes.jpg" in page
@@ -142,11 +143,12 @@ def test_identify_names_missing_inputs(library, tmp_path):
 
 
 def test_export_names_a_bad_neighbour_count_before_reading_the_run():
-    from forams_lightning.export import build_library
+    from forams_lightning.reference.build import build_library
 
-    for key in ("k", "novelty_neighbours"):
-        with pytest.raises(ValueError, match=f"^{key} must be at least 1 \\(got 0\\)$"):
-            build_library("no/such/run/model.ckpt", **{key: 0})
+    with pytest.raises(ValueError, match=r"^k must be a whole number >= 1 \(got 0\)$"):
+        build_library("no/such/run/model.ckpt", k=0)
+    with pytest.raises(ValueError, match=r"^novelty.neighbours must be a whole number >= 1 \(got 0\)$"):
+        build_library("no/such/run/model.ckpt", novelty={"neighbours": 0})
 
 
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
@@ -200,7 +202,7 @@ def test_eval_reproduces_the_test_metrics_of_the_run_exactly(trained_run, tmp_pa
 
 
 def test_library_round_trip_keeps_provenance_apart_from_its_fields(library):
-    lib = ReferenceLibrary.load(library)
+    lib = load_library(library)
     assert {"checkpoint", "created", "calibration", "git_commit"} <= set(lib.info)
     assert not {"species", "k", "novelty_threshold", "embedder"} & set(lib.info)
 
@@ -247,7 +249,7 @@ def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained
         export(compose_app("export", [f"ckpt=[{best},{best}]", "num_workers=0"], tmp_path))
     folder = export(compose_app("export", [f"ckpt=[{best},{best}]", f"out={tmp_path / 'ensemble'}", "num_workers=0"],
                                 tmp_path))
-    single, ensemble = ReferenceLibrary.load(library), ReferenceLibrary.load(folder)
+    single, ensemble = load_library(library), load_library(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["version"] == 3 and len(manifest["embedder"]["members"]) == 2
     assert manifest["checkpoint"] == [str(best.resolve())] * 2
@@ -261,12 +263,12 @@ def test_ensemble_library_of_one_model_twice_matches_that_models_library(trained
 
 def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_run, tmp_path, caplog):
     from forams_lightning.metrics.knn import knn_identify
-    from forams_lightning.metrics.reranking import neighbour_expansion
+    from forams_lightning.metrics.reranking import Reranking, neighbour_expansion
 
-    lib = ReferenceLibrary.load(library)
+    lib = load_library(library)
     queries = lib.embeddings[:7] + 0.01 * np.random.default_rng(0).normal(size=(7, lib.embeddings.shape[1]))
     plain, score = lib.identify(queries)
-    found, score_expanded = lib.identify(queries, expansion_k=2, expansion_alpha=3.0)
+    found, score_expanded = lib.identify(queries, reranking=Reranking(expansion_k=2, expansion_alpha=3.0))
     references = neighbour_expansion(lib.embeddings, 2, 3.0)
     expected = knn_identify(references, lib.labels, neighbour_expansion(references, 2, 3.0, queries=queries), lib.k,
                             "cosine")
@@ -274,11 +276,11 @@ def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_
     np.testing.assert_array_equal(score, score_expanded)  # the novelty score keeps the plain embeddings
     assert not np.array_equal(found.distances, plain.distances)
     # CSLS re-ranking on top: the hubness of the expanded references, computed once and kept
-    both, _ = lib.identify(queries, expansion_k=2, expansion_alpha=3.0, csls_k=3)
+    both, _ = lib.identify(queries, reranking=Reranking(expansion_k=2, expansion_alpha=3.0, csls_k=3))
     expected = knn_identify(references, lib.labels, neighbour_expansion(references, 2, 3.0, queries=queries), lib.k,
                             "cosine", csls_k=3)
     np.testing.assert_array_equal(both.ids, expected.ids)
-    csls = lib.identify(queries, csls_k=3)[0]
+    csls = lib.identify(queries, reranking=Reranking(csls_k=3))[0]
     np.testing.assert_array_equal(csls.ids, knn_identify(lib.embeddings, lib.labels, queries, lib.k, "cosine",
                                                          csls_k=3).ids)
     assert not np.array_equal(csls.ids, plain.ids)  # it re-ranked
@@ -287,11 +289,11 @@ def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_
     for path, _ in _test_split(trained_run[0])[:3]:
         shutil.copy(path, specimens)
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "expansion.k=2", "csls.k=3"], tmp_path / "out"))
+                                                    "reranking.expansion_k=2", "reranking.csls_k=3"], tmp_path / "out"))
     assert len(predictions.read_text().splitlines()) == 4
     # identify's default CSLS ranks plainly where the library measures l2 distances (it needs cosine), and says so
-    l2 = replace(lib, metric="l2", _cache={}).save(tmp_path / "l2_library")
-    with caplog.at_level(logging.INFO, logger="forams_lightning.identify"):
+    l2 = save_library(replace(lib, metric="l2", _cache={}), tmp_path / "l2_library")
+    with caplog.at_level(logging.INFO, logger="forams_lightning.reference.identification"):
         predictions = identify(compose_app("identify", [f"library={l2}", f"images={specimens}", "num_workers=0"],
                                            tmp_path / "out_l2"))
     assert len(predictions.read_text().splitlines()) == 4 and "plain ranking" in caplog.text
@@ -317,7 +319,7 @@ def test_review_of_a_whole_sample_is_paged_small_and_opens_fast(library, trained
     assert 'href="review-10.html"' in (out / "review.html").read_text()
     thumbs = list((out / "review_files").glob("*.jpg"))
     references = set().union(*(set(re.findall(r"review_files/[0-9a-f]+\.jpg", p.read_text())) for p in pages))
-    assert len(thumbs) == len(references) <= 2000 + len(ReferenceLibrary.load(library).files)
+    assert len(thumbs) == len(references) <= 2000 + len(load_library(library).files)
     on_first = set(re.findall(r"review_files/[0-9a-f]+\.jpg", (out / "review.html").read_text()))
     first_page = (out / "review.html").stat().st_size + sum((out / t).stat().st_size for t in on_first)
     assert first_page < 3 * 2**20
@@ -370,16 +372,16 @@ def test_novelty_score_is_stored_calibrated_and_used_by_identify(trained_run, tm
                                  "novelty_scale_k=3", f"out={tmp_path / 'lib'}"], tmp_path)
     manifest = json.loads((export(cfg) / "manifest.json").read_text())
     assert manifest["novelty_score"] == {"neighbours": 2, "scale_k": 3}
-    lib = ReferenceLibrary.load(tmp_path / "lib")
+    lib = load_library(tmp_path / "lib")
     queries = lib.embeddings[:20] + 0.05 * np.random.default_rng(0).normal(size=(20, lib.embeddings.shape[1]))
     scores = novelty_distance(lib.embeddings, queries, "cosine", neighbours=2, scale_k=3)
-    np.testing.assert_allclose(lib.novelty(queries), scores, rtol=1e-5)
+    np.testing.assert_allclose(lib.novelty_scores(queries), scores, rtol=1e-5)
     np.testing.assert_allclose(lib.identify(queries)[1], scores, rtol=1e-5)
     assert 0 < lib.threshold < np.inf
 
     del manifest["novelty_score"]
     (tmp_path / "lib" / "manifest.json").write_text(json.dumps(manifest))
-    old = ReferenceLibrary.load(tmp_path / "lib")
+    old = load_library(tmp_path / "lib")
     found, score = old.identify(queries)
     np.testing.assert_allclose(score, found.distances[:, 0], rtol=1e-5)
 
@@ -389,7 +391,7 @@ def test_export_with_val_references_calibrates_on_the_test_images(trained_run, t
     cfg = compose_app("export", [f"ckpt={run / metrics['best_checkpoint']}", "num_workers=0",
                                  "reference_parts=[train,val]", f"out={tmp_path / 'lib'}"], tmp_path)
     manifest = json.loads((export(cfg) / "manifest.json").read_text())
-    lib = ReferenceLibrary.load(tmp_path / "lib")
+    lib = load_library(tmp_path / "lib")
     n_test = sum(1 for line in (run / "split.csv").read_text().splitlines() if line.endswith(",test"))
     assert lib.info["calibration"]["part"] == "test" and lib.info["calibration"]["n_queries"] == n_test
     assert 0 < manifest["novelty_threshold"] < np.inf  # validation images are references: their score would be 0

@@ -10,17 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from forams_lightning.checkpoints import load_checkpoint
-from forams_lightning.models.embedder import build_embedder
-from forams_lightning.reference.library import ReferenceLibrary
+from forams_lightning.reference.storage import load_library
 
-TINY = {"backbone": {"name": "test_efficientnet", "pretrained": False}, "head": {"embedding_dim": 8, "normalize": True},
-        "tta_rotations": 1}
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,24 +29,6 @@ class RunsCode:
         return (Path.write_text, (Path(self.path), "ran"))
 
 
-@pytest.fixture
-def small_library(tmp_path) -> Path:
-    """A library of 6 references of 2 species, a tiny random network: built in a second, no training."""
-    images = tmp_path / "images"
-    images.mkdir()
-    files = []
-    for i in range(6):
-        files.append(str(images / f"{i}.png"))
-        Image.fromarray(np.full((24, 24, 3), 40 * i, np.uint8)).save(files[-1])
-    embedder = build_embedder(TINY)
-    library = ReferenceLibrary(embedder=embedder, embedder_spec=TINY,
-                               embeddings=np.random.default_rng(0).normal(size=(6, 8)).astype(np.float32),
-                               labels=np.array([0, 0, 0, 1, 1, 1]), files=files, species=["G. a", "G. b"],
-                               threshold=0.5, preprocessing={"image_size": 32, "crop_border": None,
-                                                             "exif_transpose": True})
-    return library.save(tmp_path / "library")
-
-
 def _edit_manifest(library: Path, edit) -> None:
     manifest = json.loads((library / "manifest.json").read_text())
     edit(manifest)
@@ -61,7 +38,7 @@ def _edit_manifest(library: Path, edit) -> None:
 def test_a_library_describes_its_network_by_plain_arguments_and_reloads(small_library):
     manifest = json.loads((small_library / "manifest.json").read_text())
     assert manifest["version"] == 3 and "_target_" not in json.dumps(manifest)
-    library = ReferenceLibrary.load(small_library)
+    library = load_library(small_library)
     assert library.embedder(torch.rand(2, 3, 32, 32)).shape == (2, 8)
 
 
@@ -73,7 +50,7 @@ def test_libraries_written_with_class_names_still_load(small_library):
         m["embedder"]["head"].update({"_target_": "forams_lightning.models.heads.EmbeddingHead", "_partial_": True})
 
     _edit_manifest(small_library, old_style)
-    library = ReferenceLibrary.load(small_library)
+    library = load_library(small_library)
     assert "_target_" not in json.dumps(library.embedder_spec)  # written back without them
 
 
@@ -91,7 +68,7 @@ def test_a_manifest_that_names_code_is_refused_and_nothing_runs(small_library, t
     target = tmp_path / "written_by_the_manifest"
     _edit_manifest(small_library, lambda m: edit(m, str(target)))
     with pytest.raises(ValueError, match=r"manifest\.json: " + re.escape(key)):
-        ReferenceLibrary.load(small_library)
+        load_library(small_library)
     assert not target.exists()
 
 
@@ -123,14 +100,14 @@ def test_the_library_command_refuses_a_tampered_manifest_in_one_line(small_libra
 def test_a_damaged_library_is_refused_naming_the_file(small_library, damage, message):
     damage(small_library)
     with pytest.raises(ValueError, match=message):
-        ReferenceLibrary.load(small_library)
+        load_library(small_library)
 
 
 def test_weights_that_carry_code_are_refused(small_library, tmp_path):
     target = tmp_path / "ran"
     torch.save({"x": RunsCode(str(target))}, small_library / "embedder.pt")
     with pytest.raises(ValueError, match="embedder.pt: refused"):
-        ReferenceLibrary.load(small_library)
+        load_library(small_library)
     assert not target.exists()
 
 

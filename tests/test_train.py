@@ -120,10 +120,10 @@ def test_open_set_run_reports_withheld_species(make_cfg, tmp_path, caplog):
     shutil.copy(tmp_path / "config.yaml", legacy)
     np.savez(legacy / "test_embeddings.npz", **{k: saved[k] for k in saved.files if k != "crossfit_share"})
     assert rescore.rescore(legacy, []) == pytest.approx(again, abs=1e-6)
-    rescore.write(tmp_path, ["novelty_neighbours=1", "novelty_scale_k=0"],
-                  rescore.rescore(tmp_path, ["novelty_neighbours=1", "novelty_scale_k=0"]))
+    rescore.write(tmp_path, ["novelty.neighbours=1", "novelty.scale_k=0"],
+                  rescore.rescore(tmp_path, ["novelty.neighbours=1", "novelty.scale_k=0"]))
     written = json.loads((tmp_path / "metrics.json").read_text())
-    assert written["rescored"]["settings"] == ["novelty_neighbours=1", "novelty_scale_k=0"]
+    assert written["rescored"]["settings"] == ["novelty.neighbours=1", "novelty.scale_k=0"]
     assert written["open/novelty_auroc"] != metrics["open/novelty_auroc"] and written["split"] == metrics["split"]
 
     # an evaluation from the checkpoint gets the cross-fitted sets back with it: the same cut, the same numbers
@@ -142,7 +142,7 @@ def test_frozen_features_are_scored_without_an_optimiser(make_cfg, tmp_path):
     frozen = ["+experiment=open_set", "model.backbone.name=efficientnet_lite0", "model.backbone.input_scale=1.0",
               "model.backbone.layers=null",
               "model.head.embedding_dim=null", "model.tta_rotations=1", "callbacks=default",
-              "callbacks.open_set_evaluation.expansion_k=0", "data.open_set.folds=3"]
+              "callbacks.open_set_evaluation.protocol.reranking.expansion_k=0", "data.open_set.folds=3"]
     train(make_cfg(*frozen))
     assert "open/loo_1nn_acc" in json.loads((tmp_path / "metrics.json").read_text())
     with pytest.raises(ValueError, match="nothing to train"):

@@ -71,7 +71,8 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
     import torch
     from hydra.utils import instantiate
 
-    from forams_lightning.callbacks.whitening import WhiteningInit, cross_fitted_sets, cross_fitted_share, image_share
+    from forams_lightning.callbacks.whitening import WhiteningInit
+    from forams_lightning.evaluation.calibration import image_share
 
     cfg = make_cfg("+experiment=open_set_whitened", "model.backbone.pretrained=false", "model.head.embedding_dim=16")
     dm = instantiate(cfg.data)
@@ -119,29 +120,32 @@ def test_whitening_callback_writes_the_fitted_projection_into_the_head(make_cfg)
 
     # cross-fitted calibration sets: every training species once, embedded by the other half's whitening
     whitening = WhiteningInit(rotations=1, calibration_folds=2)
-    trainer = SimpleNamespace(ckpt_path=None, datamodule=dm, callbacks=[whitening])
-    whitening.on_fit_start(trainer, model)
-    sets = cross_fitted_sets(trainer)
+    whitening.on_fit_start(SimpleNamespace(ckpt_path=None, datamodule=dm), model)
+    sets = model.calibration.sets
     assert len(sets) == 2 and all(e.shape[1] == 16 for e, _ in sets)
     assert sorted(np.concatenate([y for _, y in sets])) == sorted(np.asarray(dm.part_labels("train")))
-    assert cross_fitted_sets(None) == []
     # with the share of their species' images they hold: the training images of those species among all of them
     train_labels = np.asarray(dm.part_labels("train"))
-    assert cross_fitted_share(trainer) == len(train_labels) / np.isin(dm.labels, train_labels).sum() < 1
-    assert cross_fitted_share(None) is None
+    assert model.calibration.share == len(train_labels) / np.isin(dm.labels, train_labels).sum() < 1
     assert image_share([0, 0, 1], [0, 0, 0, 0, 1, 1, 2]) == 3 / 6  # species 0 and 1 have 6 images, 3 of them here
-    # they travel in the checkpoint (the callback's state), as tensors a weights-only load reads
+    # they travel in the model's checkpoint, as tensors a weights-only load reads
+    checkpoint = {"state_dict": model.state_dict()}
+    model.on_save_checkpoint(checkpoint)
     buffer = io.BytesIO()
-    torch.save(whitening.state_dict(), buffer)
+    torch.save(checkpoint, buffer)
     buffer.seek(0)
-    restored = WhiteningInit(calibration_folds=2)
-    restored.load_state_dict(torch.load(buffer, weights_only=True))
-    for (x, y), (x2, y2) in zip(sets, restored.calibration_sets, strict=True):
+    calibration, model.calibration = model.calibration, None
+    model.on_load_checkpoint(torch.load(buffer, weights_only=True))
+    for (x, y), (x2, y2) in zip(sets, model.calibration.sets, strict=True):
         np.testing.assert_array_equal(x, x2)
         np.testing.assert_array_equal(y, y2)
-    assert restored.calibration_share == whitening.calibration_share
-    restored.load_state_dict(WhiteningInit().state_dict())  # a run without them
-    assert restored.calibration_sets is None and restored.calibration_share is None
+    assert model.calibration.share == calibration.share
+    # checkpoints written before the model kept them hold them in the whitening callback's state
+    model.on_load_checkpoint({"state_dict": checkpoint["state_dict"],
+                              "callbacks": {"WhiteningInit{}": checkpoint["calibration"]}})
+    assert model.calibration.share == calibration.share and len(model.calibration.sets) == 2
+    model.on_load_checkpoint({"state_dict": checkpoint["state_dict"]})  # a run without them
+    assert model.calibration is None
     with pytest.raises(ValueError, match="callbacks.whitening.calibration_folds must be 0"):
         WhiteningInit(calibration_folds=1)
 
@@ -151,6 +155,5 @@ def test_too_few_species_to_cross_fit_warn_and_leave_no_calibration_sets(caplog)
 
     whitening = WhiteningInit(calibration_folds=2)
     views = np.random.default_rng(4).normal(size=(9, 2, 6))
-    whitening._cross_fit(views, np.repeat([0, 1, 2], 3), dim=4, normalize=True)  # 3 species: not 2 a fold
-    assert whitening.calibration_sets is None
+    assert whitening._cross_fit(views, np.repeat([0, 1, 2], 3), dim=4, normalize=True) == []  # 3 species, 2 folds
     assert "at least 2 species a fold (got 3 species)" in caplog.text

@@ -20,14 +20,14 @@ for row in $ROWS; do
   case $row in
     # ImageNet EfficientNet-Lite0 features as they are (no training; no seed dependence), cosine 5-NN.
     frozen) SEEDS="0"; ARGS="model=efficientnet_lite0 model.head.embedding_dim=null
-      trainer.max_epochs=0 scheduler=none callbacks.knn_evaluation.metric=cosine data.image_size=224" ;;
+      trainer.max_epochs=0 scheduler=none callbacks.knn_evaluation.protocol.metric=cosine data.image_size=224" ;;
     # The paper's head, CE + 0.01 RTL, hardest negatives, SGD 1e-3, Euclidean 5-NN, on the same offline ImageNet
     # backbone (ImageNet ResNet-50 weights cannot be downloaded here).
     paper) SEEDS=${SEEDS_PAPER:-0}; ARGS="+experiment=paper_closed_set model.backbone.name=efficientnet_lite0
       $BUDGET" ;;
     # This project's fine-tuning recipe (conf/experiment/closed_set.yaml), chosen on validation scan 400.
     finetune) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=closed_set $BUDGET" ;;
-    # The same with the default ±180° turns (session 3's row: turns hide the slices' informative orientation).
+    # The same with the default ±180° turns (the earlier row: turns hide the slices' informative orientation).
     finetune_turns) SEEDS=${SEEDS_FINETUNE:-0 1 2}; ARGS="+experiment=closed_set $BUDGET
       data.augment.rotation=180" ;;
     # The same with random zoom by up to 1.3× either way (the shells' slice area varies ~2× between specimens of a
@@ -63,12 +63,12 @@ for row in $ROWS; do
     # Frozen 224 px features, embedding layer = learned whitening (LDA-like: 4 = species - 1 dimensions, shrinkage
     # 2.0) of the train scans' features, no gradient steps; dimension and shrinkage chosen on scan 400.
     whitened) SEEDS="0"; ARGS="model=efficientnet_lite0 model.freeze=backbone model.head.embedding_dim=4
-      trainer.max_epochs=0 scheduler=none callbacks.knn_evaluation.metric=cosine data.image_size=224
+      trainer.max_epochs=0 scheduler=none callbacks.knn_evaluation.protocol.metric=cosine data.image_size=224
       callbacks=[default,whitening] callbacks.whitening.rotations=1 callbacks.whitening.shrinkage=2.0" ;;
     # As whitened, on the backbone's stage-3 and -4 feature maps (average-pooled) concatenated with the final
     # features (model.backbone.layers); 4 dimensions, shrinkage 0.5, chosen by leave-one-scan-out over scans 100-400.
     stages) SEEDS="0"; ARGS="model=efficientnet_lite0 model.backbone.layers=[3,4] model.freeze=backbone
-      model.head.embedding_dim=4 trainer.max_epochs=0 scheduler=none callbacks.knn_evaluation.metric=cosine
+      model.head.embedding_dim=4 trainer.max_epochs=0 scheduler=none callbacks.knn_evaluation.protocol.metric=cosine
       data.image_size=224 callbacks=[default,whitening] callbacks.whitening.rotations=1
       callbacks.whitening.shrinkage=0.5" ;;
     *) echo "unknown row $row"; exit 2 ;;

@@ -11,7 +11,7 @@ declare -A ROWS=(
   [open_set]="+experiment=open_set"
   # ImageNet EfficientNet-Lite0 features as they are, cosine (the frozen row of experiments/open_set_radiolaria)
   [frozen]="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.input_scale=1.0 model.backbone.layers=null
-    model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.expansion_k=0"
+    model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.protocol.reranking.expansion_k=0"
 )
 for row in open_set frozen; do
   RUN=$OUT/$row

@@ -32,9 +32,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
+from forams_lightning.metrics.reranking import Reranking
+
 SHOTS = (1, 2, 3, 5)
 REPEATS = 5
-# (expansion.k, csls.k) of identify: none, each alone (the open-set recipe's values) and both
+# (reranking.expansion_k, reranking.csls_k) of identify: none, each alone (the open-set recipe's values) and both
 RERANKINGS = ((0, 0), (3, 0), (0, 20), (3, 20))
 
 
@@ -68,7 +70,8 @@ def scores(library, embeddings, species, added, expansion_k, csls_k) -> tuple[fl
     grown = library.with_references(embeddings[added], list(species[added]), [""] * int(added.sum()),
                                     [""] * int(added.sum()))
     queries = counted & ~added
-    found, _ = grown.identify(embeddings[queries], expansion_k=expansion_k, balanced=True, csls_k=csls_k)
+    found, _ = grown.identify(embeddings[queries], reranking=Reranking(expansion_k=expansion_k, csls_k=csls_k),
+                              balanced=True)
     predicted = [grown.species[p] for p in found.prediction]
     truth = list(species[queries])
     return (float(np.mean(np.array(predicted) == np.array(truth))),
@@ -97,7 +100,8 @@ def replay(library_dir: Path, paths, species, added, expected: list[str]) -> Non
         _run([*python, "forams_lightning.library", "add", f"library={tmp / 'library'}", f"images={verdicts}",
               f"hydra.run.dir={tmp / 'add'}"])
         _run([*python, "forams_lightning.identify", f"library={tmp / 'library'}", f"images={queries}",
-              "expansion.k=0", "csls.k=0", "review.enabled=false", f"hydra.run.dir={tmp / 'identify'}"])
+              "reranking.expansion_k=0", "reranking.csls_k=0", "review.enabled=false",
+              f"hydra.run.dir={tmp / 'identify'}"])
         with open(tmp / "identify" / "predictions.csv", newline="") as f:
             got = [r["species"] for r in sorted(csv.DictReader(f), key=lambda r: names[r["file"]])]
     differ = sum(a != b for a, b in zip(got, expected))
@@ -115,22 +119,20 @@ def _run(command: list[str]) -> None:
 
 
 def main(runs: dict[str, Path], out: Path) -> None:
-    from forams_lightning.reference.embedding import embed_files
-    from forams_lightning.reference.library import ReferenceLibrary
+    from forams_lightning.reference.embedding import Inference
+    from forams_lightning.reference.storage import load_library
 
     lines = [f"Measured {date.today()} on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, CPU); "
              f"radiolaria test species (never trained or selected on): n images of each added to the library "
              f"(seeded draws, {REPEATS} repeats, mean ± std), every other image identified with `identify`'s "
              "balanced 5-NN vote against the whole library (train species included). Re-ranking: "
-             "`identify expansion.k=3` (QE), `identify csls.k=20` (CSLS).", "",
+             "`identify reranking.expansion_k=3` (QE), `identify reranking.csls_k=20` (CSLS).", "",
              "| library | re-ranking | n | species | queries | accuracy | macro F1 |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for name, run in runs.items():
-        library = ReferenceLibrary.load(run / "library")
+        library = load_library(run / "library")
         paths, species = test_species(run)
-        embeddings, good, bad = embed_files(library.embedder, paths, library.transform(),
-                                            library.preprocessing.get("exif_transpose", True), 64, 2, "cpu",
-                                            description=f"{name}: test species")
+        embeddings, good, bad = library.embed(paths, Inference(64, 2, "cpu"), f"{name}: test species")
         if bad:
             raise SystemExit(f"{run}: unreadable test images {bad[:3]}")
         for expansion_k, csls_k in RERANKINGS:

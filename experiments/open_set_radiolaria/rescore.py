@@ -2,13 +2,14 @@
 evaluation settings: no image is embedded again.
 
     python experiments/open_set_radiolaria/rescore.py RUN_DIR [key=value ...] [--write]
-    e.g. ... logs/open_set/seed0 novelty_scale_k=0 novelty_neighbours=1 linkage=average
+    e.g. ... logs/open_set/seed0 novelty.scale_k=0 novelty.neighbours=1 species_count.linkage=average
 
-Keys are those of `callbacks.open_set_evaluation` (conf/callbacks/open_set_evaluation.yaml); the run's own values
-are the defaults. Prints the open/* metrics as JSON; `--write` replaces them in the run's metrics.json and records
-the rescoring there (`rescored`: when, settings, git commit), e.g. after a change to the evaluation code. Runs
-saved before 2026-11-29 lack the calibration sets' share of their species' images (`match_sizes`); it is then
-counted in the run's data, which must be at its `data.root`.
+Keys are those of the run's `callbacks.open_set_evaluation.protocol` (conf/callbacks/open_set_evaluation.yaml), whose
+values are the defaults; ``k_estimate=silhouette`` counts the species by the silhouette instead (`silhouette.py`).
+Prints the open/* metrics as JSON; `--write` replaces them in the run's metrics.json and records the rescoring there
+(`rescored`: when, settings, git commit), e.g. after a change to the evaluation code. Runs saved before 2026-11-29
+lack the calibration sets' share of their species' images (`match_sizes`); it is then counted in the run's data,
+which must be at its `data.root`.
 """
 
 from __future__ import annotations
@@ -22,34 +23,44 @@ import numpy as np
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from forams_lightning.evaluation.calibration import CalibrationSets, image_share
+from forams_lightning.saved_runs import upgrade_evaluation_settings
+
 
 def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
     for name in ("config.yaml", "test_embeddings.npz"):
         if not (run_dir / name).is_file():
             sys.exit(f"error: {run_dir / name} not found (a run folder: runs write test_embeddings.npz since "
                      "2026-11-28)")
-    settings = OmegaConf.load(run_dir / "config.yaml").callbacks.open_set_evaluation
-    settings = OmegaConf.merge(settings, OmegaConf.from_dotlist(overrides))
+    run = OmegaConf.load(run_dir / "config.yaml")
+    upgrade_evaluation_settings(run)
+    settings = OmegaConf.merge(run.callbacks.open_set_evaluation.protocol, OmegaConf.from_dotlist(overrides))
+    silhouette = settings.pop("k_estimate", "cut") == "silhouette"
+    protocol = instantiate(settings)
     saved = np.load(run_dir / "test_embeddings.npz")
     arrays = {name[: -len("_embeddings")]: (saved[name], saved[name.replace("_embeddings", "_labels")])
               for name in saved.files if name.endswith("_embeddings")}
-    crossfit = [v for k, v in sorted(arrays.items()) if k.startswith("crossfit")]
+    sets = tuple(v for k, v in sorted(arrays.items()) if k.startswith("crossfit"))
     parts = {k: v for k, v in arrays.items() if not k.startswith("crossfit")}
-    return instantiate(settings).scores("test", parts, crossfit, crossfit_share(run_dir, saved, crossfit))
+    calibration = CalibrationSets(sets, crossfit_share(run, saved, sets)) if sets else None
+    scores = protocol.score(parts, calibration)
+    if silhouette:
+        from silhouette import silhouette_scores
+
+        scores = {k: v for k, v in scores.items() if not k.startswith("open/agglo_")}
+        scores.update(silhouette_scores(protocol, parts, calibration))
+    return scores
 
 
-def crossfit_share(run_dir: Path, saved, crossfit: list) -> float | None:
+def crossfit_share(run, saved, sets) -> float | None:
     """The share of their species' images that the cross-fitted sets hold: saved with the embeddings since
     2026-11-29; for older runs counted in the run's data (its `data.root` must be there)."""
-    if not crossfit:
-        return None
     if "crossfit_share" in saved.files:
         return float(saved["crossfit_share"])
-    from forams_lightning.callbacks.whitening import image_share
+    from forams_lightning.data.reading import read_catalogue
 
-    data = instantiate(OmegaConf.load(run_dir / "config.yaml").data)
-    data.setup("fit")
-    return image_share(np.concatenate([labels for _, labels in crossfit]), data.labels)
+    catalogue = read_catalogue(run.data)  # the split does not change the share: every image of the data counts
+    return image_share(np.concatenate([labels for _, labels in sets]), catalogue.labels)
 
 
 def write(run_dir: Path, overrides: list[str], metrics: dict[str, float]) -> None:

@@ -26,13 +26,19 @@ FOLDS=$(folds 0)
 TAIL10="logger=csv data.open_set.unknown=paper_tail10 data.open_set.folds=null"
 # ImageNet EfficientNet-Lite0 features as they are (no training), cosine.
 FROZEN="+experiment=open_set model.backbone.name=efficientnet_lite0 model.backbone.input_scale=1.0 model.backbone.layers=null
-  model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.expansion_k=0
-  callbacks.open_set_evaluation.csls_k=0"
-# Clustering as before session 12: Ward, calibrated on the val species or the known species as they are.
-WARD="callbacks.open_set_evaluation.linkage=ward callbacks.open_set_evaluation.calibration_draws=0
+  model.head.embedding_dim=null model.tta_rotations=1 callbacks=default callbacks.open_set_evaluation.protocol.reranking.expansion_k=0
+  callbacks.open_set_evaluation.protocol.reranking.csls_k=0"
+# The earlier clustering: Ward, calibrated on the val species or the known species as they are.
+WARD="callbacks.open_set_evaluation.protocol.species_count.linkage=ward callbacks.open_set_evaluation.protocol.species_count.calibration_draws=0
   callbacks.whitening.calibration_folds=0"
-# k from the best silhouette, divided by its over-count on the same calibration sets (session 13).
-SILHOUETTE="callbacks.open_set_evaluation.k_estimate=silhouette"
+# *_silhouette rows: the open_set row's embeddings, the number of species from the best silhouette over its
+# over-count on the same calibration sets (silhouette.py; measured, not adopted): rescored, not run again.
+silhouette() {
+  local base=$OUT/$1/${2%_silhouette}/seed$3 target=$OUT/$1/$2/seed$3
+  test -f "$base/metrics.json" || $PY -m forams_lightning.train $ARGS seed=$3 hydra.run.dir="$base"
+  mkdir -p "$target" && cp "$base"/{config.yaml,metrics.json,test_embeddings.npz} "$target"/
+  $PY "$HERE/rescore.py" "$target" k_estimate=silhouette --write > /dev/null
+}
 for row in $ROWS; do
   case $row in
     frozen) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="$FROZEN $RADIOLARIA" ;;
@@ -41,13 +47,13 @@ for row in $ROWS; do
     # checkpoint selected on the val species.
     paper) TABLE=shipped; SEEDS=0; ARGS="+experiment=paper_open_set model.backbone.name=efficientnet_lite0
       trainer.max_epochs=4 trainer.check_val_every_n_epoch=2 optimized_metric=open_val/loo_1nn_acc $RADIOLARIA" ;;
-    # Session 2's best: Lite0 alone, frozen, learned whitening, 4 quarter turns.
+    # The earliest whitening recipe: Lite0 alone, frozen, learned whitening, 4 quarter turns.
     whitened) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set_whitened $RADIOLARIA" ;;
     # The best recipe (conf/experiment/open_set.yaml).
     open_set) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $RADIOLARIA" ;;
-    # The same clustered as before session 12: Ward, cut calibrated on the val species (else the known species).
+    # The same with the earlier clustering: Ward, cut calibrated on the val species (else the known species).
     open_set_ward) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $WARD $RADIOLARIA" ;;
-    open_set_silhouette) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $SILHOUETTE $RADIOLARIA" ;;
+    open_set_silhouette) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set $RADIOLARIA" ;;
     # The same with the whitening also fitted on the 53 val species (their Ward cut then calibrated on fitted species).
     open_set_fit_val) TABLE=shipped; SEEDS=${SEEDS:-0 1 2}; ARGS="+experiment=open_set
       callbacks.whitening.parts=[train,unknown_val] $RADIOLARIA" ;;
@@ -57,19 +63,22 @@ for row in $ROWS; do
     folds_open_set) TABLE=folds; SEEDS=${SEEDS:-0}; ARGS="+experiment=open_set $FOLDS" ;;
     folds_frozen_ward) TABLE=folds; SEEDS=0; ARGS="$FROZEN $WARD $FOLDS" ;;
     folds_open_set_ward) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $WARD $FOLDS" ;;
-    folds_open_set_silhouette) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $SILHOUETTE $FOLDS" ;;
+    folds_open_set_silhouette) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $FOLDS" ;;
     fold[1-4]_frozen) TABLE=folds; SEEDS=0; ARGS="$FROZEN $(folds ${row:4:1})" ;;
     fold[1-4]_open_set) TABLE=folds; SEEDS=0; ARGS="+experiment=open_set $(folds ${row:4:1})" ;;
     tail10_frozen) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $TAIL10" ;;
     tail10_open_set) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $TAIL10" ;;
     tail10_frozen_ward) TABLE=tail10; SEEDS=0; ARGS="$FROZEN $WARD $TAIL10" ;;
     tail10_open_set_ward) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $WARD $TAIL10" ;;
-    tail10_open_set_silhouette) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $SILHOUETTE $TAIL10" ;;
+    tail10_open_set_silhouette) TABLE=tail10; SEEDS=0; ARGS="+experiment=open_set $TAIL10" ;;
     *) echo "unknown row $row"; exit 2 ;;
   esac
   for seed in $SEEDS; do
     test -f "$OUT/$TABLE/$row/seed$seed/metrics.json" && continue
-    $PY -m forams_lightning.train $ARGS seed=$seed hydra.run.dir="$OUT/$TABLE/$row/seed$seed"
+    case $row in
+      *_silhouette) silhouette "$TABLE" "$row" "$seed" ;;
+      *) $PY -m forams_lightning.train $ARGS seed=$seed hydra.run.dir="$OUT/$TABLE/$row/seed$seed" ;;
+    esac
   done
 done
 COLUMNS=("open/loo_1nn_acc=LOO 1-NN acc" "open/loo_1nn_macro_f1=LOO macro F1" "open/knn_acc=5-NN acc (gallery split)"

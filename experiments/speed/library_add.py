@@ -4,7 +4,7 @@
 
 Pads a copy of LIBRARY to `--references` entries (its own embeddings repeated, so the FAISS index, references.csv
 and the hashes have the real size), then, in one process: embeds the new images once with the library's embedder
-(the unavoidable part), and runs `library add` of the same images (`forams_lightning.library.run`: hashing,
+(the unavoidable part), and runs `library add` of the same images (`reference.editing.add_references`: hashing,
 duplicate check, embedding, the new folder written and renamed into place). Prints both times and their difference:
 the overhead of a growing library, which must not depend on re-embedding the existing references.
 """
@@ -21,13 +21,12 @@ from datetime import date
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 
 
 def padded_copy(library_dir: Path, references: int, target: Path) -> None:
-    from forams_lightning.reference.library import ReferenceLibrary
+    from forams_lightning.reference.storage import load_library, save_library
 
-    library = ReferenceLibrary.load(library_dir)
+    library = load_library(library_dir)
     reps = -(-references // len(library.files))
     pick = np.arange(reps * len(library.files)) % len(library.files)
     pick = pick[:references]
@@ -35,26 +34,24 @@ def padded_copy(library_dir: Path, references: int, target: Path) -> None:
         library.embeddings[pick], [library.species[label] for label in library.labels[pick]],
         [f"{library.files[i]}#{n}" for n, i in enumerate(pick)], [f"{n:040x}" for n in range(references)])
     shutil.rmtree(target, ignore_errors=True)
-    padded.save(target)
+    save_library(padded, target)
 
 
 def main(library_dir: Path, images: Path, references: int, work: Path) -> dict:
     from forams_lightning.data.specimens import find_images
-    from forams_lightning.library import run
-    from forams_lightning.reference.embedding import embed_files
-    from forams_lightning.reference.library import ReferenceLibrary
+    from forams_lightning.reference.editing import add_references
+    from forams_lightning.reference.embedding import Inference
+    from forams_lightning.reference.storage import load_library
 
     target = work / "library"
     padded_copy(library_dir, references, target)
     files = find_images(str(images))
-    library = ReferenceLibrary.load(target)
+    library = load_library(target)
     start = time.perf_counter()
-    embed_files(library.embedder, files, library.transform(), True, 64, 2, "cpu", description="embedding only")
+    library.embed(files, Inference(64, 2, "cpu"), "embedding only")
     embedding = time.perf_counter() - start
-    cfg = OmegaConf.create({"command": "add", "library": str(target), "images": str(images), "species": "new species",
-                            "files": None, "keep_known": 0.95, "batch_size": 64, "num_workers": 2, "device": "cpu"})
     start = time.perf_counter()
-    changed = run(cfg)
+    changed, _ = add_references(target, str(images), "new species", Inference(64, 2, "cpu"))
     add = time.perf_counter() - start
     result = {"references_before": references, "added": len(changed.files) - references,
               "embedding_only_s": round(embedding, 1), "library_add_s": round(add, 1),

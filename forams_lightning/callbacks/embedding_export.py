@@ -7,14 +7,13 @@ from pathlib import Path
 import numpy as np
 
 from forams_lightning.callbacks.embeddings import EmbeddingCollector
-from forams_lightning.callbacks.whitening import cross_fitted_sets, cross_fitted_share
 
 
 class EmbeddingExport(EmbeddingCollector):
     """Writes `path` (npz): ``<part>_embeddings``, ``<part>_labels`` (species indices into ``species``) and
     ``<part>_files`` for each test part (train gallery, val, test, unknown species), in dataset order; and
-    ``crossfit<i>_embeddings`` / ``_labels``, the whitening's cross-fitted calibration sets where it made them, and
-    ``crossfit_share``, the share of their species' images they hold.
+    ``crossfit<i>_embeddings`` / ``_labels``, the model's calibration sets (the whitening's cross-fitted species)
+    where it has them, and ``crossfit_share``, the share of their species' images they hold.
 
     The evaluation metrics are functions of these arrays alone, so they can be recomputed with other settings
     without embedding an image again (`experiments/open_set_radiolaria/rescore.py`)."""
@@ -31,11 +30,11 @@ class EmbeddingExport(EmbeddingCollector):
         for name, (emb, labels) in parts.items():
             arrays.update({f"{name}_embeddings": emb, f"{name}_labels": labels,
                            f"{name}_files": np.array(dm.paths(name))})
-        for i, (emb, labels) in enumerate(cross_fitted_sets(trainer)):
+        calibration = getattr(pl_module, "calibration", None)
+        for i, (emb, labels) in enumerate(calibration.sets if calibration else ()):
             arrays.update({f"crossfit{i}_embeddings": emb, f"crossfit{i}_labels": labels})
-        share = cross_fitted_share(trainer)
-        if share is not None:
-            arrays["crossfit_share"] = np.array(share)
+        if calibration and calibration.share is not None:
+            arrays["crossfit_share"] = np.array(calibration.share)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp.npz")
         np.savez(tmp, **arrays)

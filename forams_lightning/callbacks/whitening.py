@@ -11,6 +11,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, DataLoader
 
 from forams_lightning.console import progress
+from forams_lightning.evaluation.calibration import CalibrationSets, image_share
 from forams_lightning.models.whitening import cross_fitted_embeddings, fit_whitening
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,11 @@ class WhiteningInit(pl.Callback):
     too tied on val species and lost on the test species (`experiments/open_set_radiolaria/`).
 
     `calibration_folds` >= 2: the fitted species are also split into that many seeded groups, each embedded by a
-    whitening fitted without it (`cross_fitted_embeddings`); `calibration_sets` keeps them, labelled species the
-    embedding was not fitted on, for `OpenSetEvaluation` to calibrate its clustering cut on (species the whitening
-    fitted are tighter than unseen ones, and a cut calibrated on them over-splits the unseen). `calibration_share` is
-    the share of their species' images the sets hold (the rest are those species' val and test images), for the
-    evaluation to compare unseen species at the same share. Both travel in the checkpoint (the callback's state),
-    so an evaluation from it (`forams_lightning.eval`) or a resumed fit calibrates the cut as the run did."""
+    whitening fitted without it (`cross_fitted_embeddings`): labelled species the embedding was not fitted on, for
+    the open-set evaluation to calibrate its clustering cut on (species the whitening fitted are tighter than unseen
+    ones, and a cut calibrated on them over-splits the unseen). They become the model's `calibration`
+    (`evaluation.calibration.CalibrationSets`, with the share of their species' images they hold), which travels in
+    the checkpoint, so an evaluation from it (`forams_lightning.eval`) calibrates the cut as the run did."""
 
     def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
                  parts: list[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
@@ -48,8 +48,6 @@ class WhiteningInit(pl.Callback):
             raise ValueError(f"callbacks.whitening.calibration_folds must be 0 (off) or >= 2 (got {calibration_folds})")
         self.shrinkage, self.rotations, self.supervised, self.batch_size = shrinkage, rotations, supervised, batch_size
         self.parts, self.calibration_folds, self.seed = list(parts), calibration_folds, seed
-        self.calibration_sets: list[tuple[np.ndarray, np.ndarray]] | None = None
-        self.calibration_share: float | None = None
 
     def on_fit_start(self, trainer, pl_module) -> None:
         if trainer.ckpt_path:
@@ -59,6 +57,25 @@ class WhiteningInit(pl.Callback):
             raise ValueError("WhiteningInit needs a linear embedding layer: set model.head.embedding_dim")
         dm = trainer.datamodule
         parts = [p for p in self.parts if dm.indices(p)]
+        views, labels = self._views(pl_module, dm, parts)  # (images, rotations, D), (images,)
+        features = views.reshape(-1, views.shape[-1])
+        mean, projection = fit_whitening(features, np.repeat(labels, self.rotations) if self.supervised else None,
+                                         project.out_features, self.shrinkage)
+        if projection.shape[1] < project.out_features:
+            raise ValueError(f"model.head.embedding_dim={project.out_features} exceeds the backbone's "
+                             f"{projection.shape[0]} features")
+        with torch.no_grad():
+            weight = torch.from_numpy(projection.T.copy()).to(project.weight)
+            project.weight.copy_(weight)
+            project.bias.copy_(-weight @ torch.from_numpy(mean).to(weight))
+        log.info("embedding layer set to the %s whitening of %d views of %s (%d species)",
+                 "learned" if self.supervised else "PCA", len(features), "+".join(parts), len(np.unique(labels)))
+        if self.calibration_folds:
+            sets = self._cross_fit(views, labels, project.out_features, getattr(pl_module.head, "normalize", True))
+            pl_module.calibration = CalibrationSets(tuple(sets), image_share(labels, dm.labels)) if sets else None
+
+    def _views(self, pl_module, dm, parts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Backbone features of every image of `parts` at each quarter turn, and the images' species."""
         loader = DataLoader(ConcatDataset([dm.dataset(p) for p in parts]), batch_size=self.batch_size,
                             num_workers=dm.num_workers)
         features, labels = [], []
@@ -73,63 +90,15 @@ class WhiteningInit(pl.Callback):
                 labels.append(y.numpy())
                 advance(len(y))
         pl_module.train(was_training)
-        views, labels = np.concatenate(features), np.concatenate(labels)  # (images, rotations, D), (images,)
-        features = views.reshape(-1, views.shape[-1])
-        mean, projection = fit_whitening(features, np.repeat(labels, self.rotations) if self.supervised else None,
-                                         project.out_features, self.shrinkage)
-        if projection.shape[1] < project.out_features:
-            raise ValueError(f"model.head.embedding_dim={project.out_features} exceeds the backbone's "
-                             f"{projection.shape[0]} features")
-        with torch.no_grad():
-            weight = torch.from_numpy(projection.T.copy()).to(project.weight)
-            project.weight.copy_(weight)
-            project.bias.copy_(-weight @ torch.from_numpy(mean).to(weight))
-        log.info("embedding layer set to the %s whitening of %d views of %s (%d species)",
-                 "learned" if self.supervised else "PCA", len(features), "+".join(parts), len(np.unique(labels)))
-        if self.calibration_folds:
-            self._cross_fit(views, labels, project.out_features, getattr(pl_module.head, "normalize", True))
-            if self.calibration_sets:
-                self.calibration_share = image_share(labels, dm.labels)
+        return np.concatenate(features), np.concatenate(labels)
 
-    def state_dict(self) -> dict:
-        # tensors, not numpy arrays: a checkpoint loaded with weights_only=True still reads them
-        return {"calibration_sets": [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in self.calibration_sets]
-                if self.calibration_sets else None, "calibration_share": self.calibration_share}
-
-    def load_state_dict(self, state_dict: dict) -> None:
-        sets = state_dict.get("calibration_sets")
-        self.calibration_sets = [(x.numpy(), y.numpy()) for x, y in sets] if sets else None
-        self.calibration_share = state_dict.get("calibration_share")  # absent from checkpoints before 2026-11-29
-
-    def _cross_fit(self, views, labels, dim, normalize) -> None:
+    def _cross_fit(self, views, labels, dim, normalize) -> list[tuple[np.ndarray, np.ndarray]]:
         try:
-            self.calibration_sets = cross_fitted_embeddings(views, labels, self.calibration_folds, dim,
-                                                            self.shrinkage, self.supervised, normalize, self.seed)
+            sets = cross_fitted_embeddings(views, labels, self.calibration_folds, dim, self.shrinkage,
+                                           self.supervised, normalize, self.seed)
         except ValueError as error:  # too few species: the evaluation falls back to other calibration species
             log.warning("callbacks.whitening.calibration_folds: %s; no cross-fitted calibration sets", error)
-            return
+            return []
         log.info("cross-fitted calibration sets: %s species, each embedded by a whitening fitted without them",
-                 " + ".join(str(len(np.unique(y))) for _, y in self.calibration_sets))
-
-
-def cross_fitted_sets(trainer) -> list[tuple[np.ndarray, np.ndarray]]:
-    """The cross-fitted calibration sets of the run's whitening (empty where it made none, or where `trainer` is
-    None: metrics recomputed outside a run)."""
-    return [s for c in _whitenings(trainer) for s in (c.calibration_sets or ())]
-
-
-def cross_fitted_share(trainer) -> float | None:
-    """The share of their species' images that the run's cross-fitted calibration sets hold (None where there are
-    none)."""
-    return next((c.calibration_share for c in _whitenings(trainer) if c.calibration_sets), None)
-
-
-def image_share(labels, all_labels) -> float:
-    """The share of their species' images (among `all_labels`, every image of the data) that images of `labels`
-    are."""
-    labels = np.asarray(labels)
-    return len(labels) / int(np.isin(np.asarray(all_labels), np.unique(labels)).sum())
-
-
-def _whitenings(trainer) -> list[WhiteningInit]:
-    return [c for c in getattr(trainer, "callbacks", None) or () if isinstance(c, WhiteningInit)]
+                 " + ".join(str(len(np.unique(y))) for _, y in sets))
+        return sets

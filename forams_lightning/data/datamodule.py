@@ -1,4 +1,5 @@
-"""ForamsDataModule: reads a layout, splits it, and serves P×K training batches and gallery/query evaluation sets."""
+"""ForamsDataModule: a data catalogue (`data.catalogue`) wrapped in loaders: P×K training batches and the
+gallery / query evaluation sets."""
 
 from __future__ import annotations
 
@@ -9,28 +10,22 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+from pytorch_lightning.utilities import rank_zero_only
 from torch.utils.data import DataLoader, DistributedSampler
 from torchvision.transforms import v2 as T
 
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.data.cache import decoded_images
+from forams_lightning.data.catalogue import Catalogue, build_catalogue
 from forams_lightning.data.dataset import ImageDataset
 from forams_lightning.data.gpu_augment import GPUAugmentation
-from forams_lightning.data.layouts import ManifestColumns, read_manifest, read_species_folders, spelling_variants
+from forams_lightning.data.layouts import ManifestColumns
+from forams_lightning.data.reading import data_root, read_layout, screened
 from forams_lightning.data.samplers import PKBatchSampler, SamplerOptions
-from forams_lightning.data.screening import report_bad_images, unreadable_images
-from forams_lightning.data.splits import (
-    OpenSetOptions,
-    SplitOptions,
-    group_split,
-    held_out_species,
-    load_split,
-    save_split,
-    stratified_split,
-)
+from forams_lightning.data.screening import unreadable_images
+from forams_lightning.data.splits import OpenSetOptions, SavedSplit, SplitOptions, save_split
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library
 from forams_lightning.data.transforms import Augmentation, CropBorderOptions, augment_transform, prepare_transform
-from forams_lightning.runs import is_rank_zero
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +33,14 @@ MIN_IMAGE_SIZE = 16  # backbones downsample 32×; smaller inputs fail deep insid
 
 
 class ForamsDataModule(pl.LightningDataModule):
-    """Evaluation loaders, in the order of `eval_parts(stage)`: the gallery (the train split, evaluation
-    transforms), the known-species queries (val or test split) and, in open-set runs, the images of species never
-    seen in training (`unknown_val`, `unknown_test`).
+    """`setup` reads the source (`root`: species folders or the generated `synthetic` library; or a `manifest`),
+    screens the images (`check_images`, `on_bad_image`; with `cache` the decoded-image cache does it), and builds the
+    catalogue: species withheld per `open_set`, the rest split per `split` or the saved `split_file`; it writes
+    split.csv (and bad_images.csv) into `output_dir`.
 
-    Open set (`open_set`): `unknown` (a preset such as ``paper_tail10``, or species names / indices into the sorted
-    species list) or `folds` + `fold` + `seed` (species-level k-fold) withhold species from training; all their
-    images go to ``unknown_test``. With `class_split_column` (manifests that come class-disjoint, such as the
-    radiolaria benchmark) train classes are the known species, val classes become ``unknown_val`` (model selection
-    and calibration) and test classes ``unknown_test`` (the report). Known species come first in `species`, so the
-    softmax head covers exactly `num_classes` known species.
+    Loaders: P×K training batches (`sampler`, `augment` on the CPU or with `gpu_augment` on the accelerator), and
+    per stage the evaluation sets in the order of `eval_parts(stage)`: the gallery (the train split, evaluation
+    transforms), the known-species queries and the species never seen in training (`unknown_val`, `unknown_test`).
     """
 
     def __init__(
@@ -76,161 +69,72 @@ class ForamsDataModule(pl.LightningDataModule):
         seed: int = 0,
     ):
         super().__init__()
-        if root is None and manifest is None:
-            raise ValueError("set data.root (a folder of species folders) or data.manifest (a CSV)")
-        for key, value, least in (("image_size", image_size, MIN_IMAGE_SIZE), ("eval_batch_size", eval_batch_size, 1),
-                                  ("num_workers", num_workers, 0)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < least:
-                raise ValueError(f"data.{key}={value!r}: must be a whole number >= {least}")
-        self.root, self.manifest, self.manifest_columns = root, manifest, manifest_columns or {}
-        if synthetic and not isinstance(synthetic, SyntheticSpec):
-            synthetic = SyntheticSpec(**synthetic)
-        self.synthetic = synthetic or None
-        if self.synthetic is not None:  # the cache holds one folder per distinct library
-            self.root = str(Path(root) / f"synthetic-{self.synthetic.digest()}")
+        _check_options(root, manifest, image_size, eval_batch_size, num_workers, cache, cache_dir)
+        self.synthetic = SyntheticSpec(**synthetic) if synthetic and not isinstance(synthetic, SyntheticSpec) \
+            else synthetic or None
+        self.root, self.manifest, self.manifest_columns = data_root(root, self.synthetic), manifest, manifest_columns
         self.image_size, self.crop_border, self.exif_transpose = image_size, crop_border, exif_transpose
         self.check_images, self.on_bad_image = check_images, on_bad_image
         self.split_options, self.split_file, self.output_dir = split or {}, split_file, output_dir
-        self.open_set = dict(open_set or {})
-        if self.open_set.get("class_split_column"):
-            self.manifest_columns = {**self.manifest_columns, "class_split_column": self.open_set["class_split_column"]}
-        self.sampler_options = sampler or {}
-        if cache and not cache_dir:
-            raise ValueError("data.cache=true needs data.cache_dir (a folder for the decoded images)")
+        self.open_set, self.sampler_options = dict(open_set or {}), sampler or {}
         self.cache, self.cache_dir, self.gpu_augment = cache, cache_dir, gpu_augment
-        self.decoded, self.rows = None, None
-        self.augment = Augmentation.from_options(augment)
-        self._gpu_augmentation = None
+        self.augment, self._gpu_augmentation = Augmentation.from_options(augment), None
         self.eval_batch_size, self.num_workers, self.pin_memory = eval_batch_size, num_workers, pin_memory
         self.seed = seed
-        self.samples = None
+        self.catalogue: Catalogue | None = None
+        self.bad_images, self.decoded, self.rows = {}, None, None
 
     def prepare_data(self) -> None:
         if self.synthetic is not None:
             generate_library(self.root, self.synthetic)
 
     def setup(self, stage: str | None = None) -> None:
-        if self.samples is not None:
+        if self.catalogue is not None:
             return
-        if self.manifest:
-            self.samples = read_manifest(self.manifest, self.root, **self.manifest_columns)
-        else:
-            self.samples = read_species_folders(self.root)
-        self.bad_images = self._screen() if self.check_images or self.cache else {}
-        names = [s.species for s in self.samples]
-        variants = spelling_variants(sorted(set(names)))
-        if variants:
-            log.warning("species names that differ only in case, spaces or underscores are treated as different "
-                        "species; unify the labels if they are one: %s", variants)
-        unknown_part = self._unknown_parts(names)
-        known = sorted(set(names) - set(unknown_part))
-        self.species = known + sorted(unknown_part)
-        self.num_classes = len(known)
-        index = {name: i for i, name in enumerate(self.species)}
-        self.labels = [index[n] for n in names]
-        rel_paths = [self._relative(s.path) for s in self.samples]
-        if self.split_file:
-            self.parts = load_split(self.split_file, rel_paths, names)
-            self.split_report = {}
-        else:
-            self.parts = self._split(names, unknown_part)
-        leaked = {names[i] for i, p in enumerate(self.parts) if p in ("train", "val") and names[i] in unknown_part}
-        if leaked:
-            raise RuntimeError(f"open set violated: species {sorted(leaked)} held out but present in train/val")
-        if unknown_part:
-            self.split_report["unknown_species"] = sorted(unknown_part)
-        self.split_report["bad_images"] = len(self.bad_images)
-        in_train = {names[i] for i, p in enumerate(self.parts) if p == "train"}
-        orphans = sorted({names[i] for i, p in enumerate(self.parts) if p in ("val", "test")} - in_train)
-        if orphans:
-            log.warning("species with validation/test images but no training image (no reference to match, so "
-                        "their queries count as errors): %s", orphans)
-            self.split_report["species_without_references"] = orphans
-        if self.output_dir and is_rank_zero():
-            save_split(Path(self.output_dir) / "split.csv", rel_paths, names, self.parts)
+        samples = read_layout(self.root, self.manifest, self.manifest_columns, self.open_set.get("class_split_column"))
+        self.bad_images = self._unreadable([s.path for s in samples]) if self.check_images or self.cache else {}
+        kept = screened(samples, self.bad_images, self.on_bad_image)
+        self.rows = [i for i, s in enumerate(samples) if s.path not in self.bad_images]  # into the decoded cache
+        saved = SavedSplit.read(self.split_file) if self.split_file else None
+        self.catalogue = build_catalogue(kept, self.root, self.open_set, self.split_options, saved,
+                                         len(self.bad_images))
+        if self.output_dir and rank_zero_only.rank == 0:  # DDP workers rerun the command; one writer
+            save_split(Path(self.output_dir) / "split.csv", self.catalogue.relative_paths(),
+                       [s.species for s in kept], self.catalogue.parts)
             if self.bad_images:
                 atomic_write_csv(Path(self.output_dir) / "bad_images.csv", ["path", "error"],
                                  [[self._relative(p), e] for p, e in sorted(self.bad_images.items())])
 
-    def _screen(self) -> dict[str, str]:
-        """Drop unreadable images (or fail, per `on_bad_image`); say so when a species loses all its images. With
-        the decoded-image cache, building it is the screening (and an unchanged library is not decoded again)."""
-        paths = [s.path for s in self.samples]
+    def _unreadable(self, paths: list[str]) -> dict[str, str]:
+        """{path: error} of the files that cannot be decoded. With the decoded-image cache, building it is the
+        screening (and an unchanged library is not decoded again)."""
         workers = max(2, self.num_workers)
-        if self.cache:
-            self.decoded, bad = decoded_images(paths, prepare_transform(self.image_size, self.crop_border),
-                                               self.image_size, {"crop_border": self.crop_border}, self.cache_dir,
-                                               self.exif_transpose, workers)
-        else:
-            bad = unreadable_images(paths, workers=workers)
-        report_bad_images(bad, self.on_bad_image)
-        self.rows = [i for i, p in enumerate(paths) if p not in bad]
-        if bad:
-            before = {s.species for s in self.samples}
-            self.samples = [s for s in self.samples if s.path not in bad]
-            lost = sorted(before - {s.species for s in self.samples})
-            if lost:
-                log.warning("species with no readable image left, dropped: %s", lost)
-            if not self.samples:
-                raise ValueError("no readable image left in the library (see the warning above)")
+        if not self.cache:
+            return unreadable_images(paths, workers=workers)
+        self.decoded, bad = decoded_images(paths, prepare_transform(self.image_size, self.crop_border),
+                                           self.image_size, {"crop_border": self.crop_border}, self.cache_dir,
+                                           self.exif_transpose, workers)
         return bad
 
-    def _unknown_parts(self, names: list[str]) -> dict[str, str]:
-        """Species withheld from training, mapped to their evaluation part. A class split given by the data takes
-        precedence over `unknown` / `folds` (so `+experiment=open_set data=radiolaria` uses the given split)."""
-        options = {k: v for k, v in self.open_set.items() if k != "class_split_column" and v is not None}
-        if self.open_set.get("class_split_column"):
-            by_species = {}
-            for s in self.samples:
-                if by_species.setdefault(s.species, s.class_split) != s.class_split:
-                    raise ValueError(f"species {s.species!r} has images in two class splits "
-                                     f"({by_species[s.species]!r}, {s.class_split!r})")
-            bad = {v for v in by_species.values()} - {"train", "val", "test"}
-            if bad:
-                raise ValueError(f"class split column values must be train/val/test (got {sorted(bad)})")
-            return {sp: f"unknown_{v}" for sp, v in by_species.items() if v != "train"}
-        if not options:
-            return {}
-        return {sp: "unknown_test" for sp in held_out_species(names, **options)}
-
-    def _split(self, names: list[str], unknown_part: dict[str, str]) -> list[str]:
-        known_ix = [i for i, n in enumerate(names) if n not in unknown_part]
-        groups = [s.group for s in self.samples] if any(s.group for s in self.samples) else None
-        options = dict(self.split_options)
-        fixed = options.pop("groups", None)
-        if fixed:
-            if groups is None:
-                raise ValueError("data.split.groups needs a group column (data.manifest_columns.group_column)")
-            parts, self.split_report = group_split([groups[i] for i in known_ix], fixed)
-        else:
-            parts, self.split_report = stratified_split(
-                [names[i] for i in known_ix], [groups[i] for i in known_ix] if groups else None, **options)
-        if self.split_report["train_only_species"]:
-            log.warning("too few images to validate/test these species; they are in the gallery only: %s",
-                        self.split_report["train_only_species"])
-        result = [unknown_part.get(n) for n in names]
-        for i, p in zip(known_ix, parts):
-            result[i] = p
-        return result
+    # The catalogue, as the callbacks and the whitening read it.
+    species = property(lambda self: self.catalogue.species)
+    num_classes = property(lambda self: self.catalogue.num_classes)
+    labels = property(lambda self: self.catalogue.labels)
+    samples = property(lambda self: self.catalogue.samples)
+    parts = property(lambda self: self.catalogue.parts)
+    split_report = property(lambda self: self.catalogue.report)
 
     def eval_parts(self, stage: str) -> list[str]:
-        """Names of the evaluation loaders of `stage` ("val" or "test"), in loader order. Open-set tests also embed
-        the validation species (where the data has them): clustering cuts are calibrated there, never on test
-        species."""
-        wanted = ["train", stage, f"unknown_{stage}"]
-        if stage == "test":
-            wanted.append("unknown_val")
-        present = set(self.parts)
-        return [p for p in wanted if p in present]
+        return self.catalogue.eval_parts(stage)
 
     def indices(self, part: str) -> list[int]:
-        return [i for i, p in enumerate(self.parts) if p == part]
+        return self.catalogue.indices(part)
 
     def paths(self, part: str) -> list[str]:
-        return [self.samples[i].path for i in self.indices(part)]
+        return self.catalogue.paths(part)
 
     def part_labels(self, part: str) -> list[int]:
-        return [self.labels[i] for i in self.indices(part)]
+        return self.catalogue.part_labels(part)
 
     def dataset(self, part: str, train: bool = False) -> ImageDataset:
         """Images as float tensors in [0, 1], or uint8 with `gpu_augment` (see `on_after_batch_transfer`)."""
@@ -283,15 +187,9 @@ class ForamsDataModule(pl.LightningDataModule):
         return loaders
 
     def _world_size(self) -> int:
-        """Processes sharing the work. The P×K batch sampler and the evaluation shards are made here, so Lightning
-        must not swap in its own samplers: distributed runs need ``trainer.use_distributed_sampler=false``."""
-        trainer = self.trainer
-        if trainer is None or trainer.world_size == 1:
-            return 1
-        if trainer._accelerator_connector.use_distributed_sampler:
-            raise ValueError("distributed training with forams-lightning needs trainer.use_distributed_sampler=false "
-                             "(the data module shards P×K batches and evaluation sets itself); use trainer=ddp")
-        return trainer.world_size
+        """Processes sharing the work: the P×K batch sampler and the evaluation shards are made here (distributed
+        runs keep Lightning's own samplers out: `runs.check_distributed_sampler`)."""
+        return 1 if self.trainer is None else self.trainer.world_size
 
     def _loader_options(self) -> dict:
         pin = torch.cuda.is_available() if self.pin_memory is None else self.pin_memory
@@ -304,3 +202,14 @@ class ForamsDataModule(pl.LightningDataModule):
 
     def _relative(self, path: str) -> str:
         return os.path.relpath(path, self.root) if self.root else path
+
+
+def _check_options(root, manifest, image_size, eval_batch_size, num_workers, cache, cache_dir) -> None:
+    if root is None and manifest is None:
+        raise ValueError("set data.root (a folder of species folders) or data.manifest (a CSV)")
+    for key, value, least in (("image_size", image_size, MIN_IMAGE_SIZE), ("eval_batch_size", eval_batch_size, 1),
+                              ("num_workers", num_workers, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ValueError(f"data.{key}={value!r}: must be a whole number >= {least}")
+    if cache and not cache_dir:
+        raise ValueError("data.cache=true needs data.cache_dir (a folder for the decoded images)")

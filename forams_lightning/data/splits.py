@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
@@ -98,21 +99,37 @@ def save_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str
     atomic_write_csv(path, ["path", "species", "split"], zip(rel_paths, species, parts))
 
 
+@dataclass(frozen=True)
+class SavedSplit:
+    """A run's split.csv: each image's species and part, by path relative to the data root."""
+
+    source: str
+    rows: dict[str, tuple[str, str]]
+
+    @classmethod
+    def read(cls, path: str | Path) -> SavedSplit:
+        with Path(path).open(newline="") as f:
+            return cls(str(path), {r["path"]: (r["species"], r["split"]) for r in csv.DictReader(f)})
+
+    def parts_of(self, rel_paths: Sequence[str], species: Sequence[str]) -> list[str]:
+        """Parts of the given samples; refuses a split that does not match the data."""
+        missing = [p for p in rel_paths if p not in self.rows]
+        if missing:
+            raise ValueError(f"data.split_file={self.source} does not list {len(missing)} image(s) of the data, "
+                             f"e.g. {missing[:3]}")
+        changed = [p for p, s in zip(rel_paths, species) if self.rows[p][0] != s]
+        if changed:
+            raise ValueError(f"data.split_file={self.source}: species changed for {len(changed)} image(s), "
+                             f"e.g. {changed[:3]}")
+        gone = len(self.rows) - len(rel_paths)
+        if gone:
+            raise ValueError(f"data.split_file={self.source} lists {gone} image(s) that are not in the data any more")
+        return [self.rows[p][1] for p in rel_paths]
+
+
 def load_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str]) -> list[str]:
-    """Parts of the given samples from a saved split; refuses a file that does not match the data."""
-    with Path(path).open(newline="") as f:
-        saved = {r["path"]: (r["species"], r["split"]) for r in csv.DictReader(f)}
-    missing = [p for p in rel_paths if p not in saved]
-    if missing:
-        raise ValueError(f"data.split_file={path} does not list {len(missing)} image(s) of the data, "
-                         f"e.g. {missing[:3]}")
-    changed = [p for p, s in zip(rel_paths, species) if saved[p][0] != s]
-    if changed:
-        raise ValueError(f"data.split_file={path}: species changed for {len(changed)} image(s), e.g. {changed[:3]}")
-    gone = len(saved) - len(rel_paths)
-    if gone:
-        raise ValueError(f"data.split_file={path} lists {gone} image(s) that are not in the data any more")
-    return [saved[p][1] for p in rel_paths]
+    """Parts of the given samples from a saved split (`SavedSplit`)."""
+    return SavedSplit.read(path).parts_of(rel_paths, species)
 
 
 # The paper's footnote withholds "tail classes 1, 5, 9, 14, 22, 23, 26, 29, 33 and 34": read 1-based in alphabetical

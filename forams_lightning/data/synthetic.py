@@ -162,20 +162,55 @@ def species_catalogue(spec: SyntheticSpec) -> list[tuple[str, Morphology]]:
 
 
 def render(morph: Morphology, rng: np.random.Generator, size: int, difficulty: float = 1.0) -> Image.Image:
-    """Draw one specimen of `morph` with its own variation, pose, lighting and noise."""
-    d = difficulty
-    jit = lambda v, s, lo, hi: float(np.clip(v + rng.normal(0, s * d), lo, hi))  # noqa: E731
+    """Draw one specimen of `morph` with its own variation, pose, lighting and noise (the draws from `rng` come in
+    one fixed order, so an image is a function of its generator's seed)."""
+    shell = _shell(morph, rng, difficulty)
+    X, Y = _view(rng, size, difficulty)
+    surface = _surface(shell, X, Y)
+    rgb, colour = _shaded(morph, shell, surface, X, Y, rng, difficulty)
+    background = rng.uniform(0.0, 0.12) + rng.normal(0, 0.015, (size, size))
+    bg_grad = rng.uniform(-0.05, 0.05) * X
+    rgb = np.where(surface.inside[..., None], rgb, (background + bg_grad)[..., None] * np.ones(3))
+    img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
+    if morph.spines > 0.05:
+        _draw_spines(img, morph, shell, colour, rng, size)
+    blur = rng.uniform(0, 0.8 * difficulty) * size / 96
+    if blur > 0.05:
+        img = img.filter(ImageFilter.GaussianBlur(blur))
+    noise = rng.normal(0, rng.uniform(1, 6 * difficulty + 1), (size, size, 1))
+    return Image.fromarray(np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype(np.uint8))
+
+
+@dataclass(frozen=True)
+class _Shell:
+    """The chambers of one specimen: centres (cx, cy), radii, heights z0 and angles along the spiral, in the
+    specimen's own units (× `scale` in image units), and the chambers of the final whorl (the last `n_final`)."""
+
+    n_final: int
+    inflation: float
+    angle: np.ndarray
+    radius: np.ndarray
+    cx: np.ndarray
+    cy: np.ndarray
+    z0: np.ndarray
+    scale: float
+
+
+def _jitter(rng: np.random.Generator, difficulty: float, value: float, sd: float, lo: float, hi: float) -> float:
+    return float(np.clip(value + rng.normal(0, sd * difficulty), lo, hi))
+
+
+def _shell(morph: Morphology, rng: np.random.Generator, difficulty: float) -> _Shell:
+    """Chambers along a logarithmic spiral, oldest first so that younger chambers are drawn on top."""
     n_final = max(1, int(round(morph.chambers)))
-    growth = jit(morph.growth, 0.04, 1.03, 1.9)
-    spacing = jit(morph.spacing, 0.06, 0.6, 1.8)
-    inflation = jit(morph.inflation, 0.06, 0.5, 1.4)
+    growth = _jitter(rng, difficulty, morph.growth, 0.04, 1.03, 1.9)
+    spacing = _jitter(rng, difficulty, morph.spacing, 0.06, 0.6, 1.8)
+    inflation = _jitter(rng, difficulty, morph.inflation, 0.06, 0.5, 1.4)
     umbilical = rng.random() < 0.5  # which side faces the camera
     whorls = 1 if (umbilical or morph.coiling == "globular") else (2 if morph.coiling == "planispiral" else 3)
     n = n_final * whorls
     turn = rng.choice([-1.0, 1.0])
     theta0 = rng.uniform(0, 2 * math.pi)
-
-    # Chambers along a logarithmic spiral, oldest first so that younger chambers are drawn on top.
     idx = np.arange(n)
     radius = growth ** (idx - (n - 1))
     angle = theta0 + turn * idx * 2 * math.pi / n_final
@@ -188,33 +223,48 @@ def render(morph: Morphology, rng: np.random.Generator, size: int, difficulty: f
     else:
         z0 = np.zeros(n)
     extent = np.max(np.hypot(cx, cy) + radius * max(1.0, inflation)) * (1 + 0.35 * morph.spines)
-    scale = rng.uniform(0.78, 0.92) / extent
+    return _Shell(n_final, inflation, angle, radius, cx, cy, z0, rng.uniform(0.78, 0.92) / extent)
 
-    # Viewpoint: a tilt foreshortens one axis (orientation in the image plane is random through theta0 already).
+
+def _view(rng: np.random.Generator, size: int, difficulty: float) -> tuple[np.ndarray, np.ndarray]:
+    """Image coordinates in [-1, 1] seen from a tilt that foreshortens one axis (the orientation in the image plane
+    is random through the spiral's start angle already)."""
     tilt_axis = rng.uniform(0, math.pi)
-    tilt = rng.uniform(0.75 if d > 0 else 1.0, 1.0)
+    tilt = rng.uniform(0.75 if difficulty > 0 else 1.0, 1.0)
     lin = (np.arange(size) + 0.5) / size * 2 - 1
     X, Y = np.meshgrid(lin, lin)
     ca, sa = math.cos(tilt_axis), math.sin(tilt_axis)
     U = ca * X + sa * Y
     V = (-sa * X + ca * Y) / tilt
-    X, Y = ca * U - sa * V, sa * U + ca * V
+    return ca * U - sa * V, sa * U + ca * V
 
-    height = np.full((size, size), -np.inf)
-    normal = np.zeros((size, size, 3))
-    rim = np.zeros((size, size))
-    owner = np.full((size, size), -1)
-    for i in range(n):
-        r = radius[i] * scale
-        ax_rad = r * inflation  # along the spiral radius
-        ax_tan = r
-        ux, uy = math.cos(angle[i]), math.sin(angle[i])
-        du = (X - cx[i] * scale) * ux + (Y - cy[i] * scale) * uy
-        dv = -(X - cx[i] * scale) * uy + (Y - cy[i] * scale) * ux
+
+@dataclass(frozen=True)
+class _Surface:
+    """Per pixel: the visible chamber's surface normal, its rim coordinate (1 at the suture) and which chamber."""
+
+    normal: np.ndarray
+    rim: np.ndarray
+    owner: np.ndarray
+
+    @property
+    def inside(self) -> np.ndarray:
+        return self.owner >= 0
+
+
+def _surface(shell: _Shell, X: np.ndarray, Y: np.ndarray) -> _Surface:
+    """The chambers as ellipsoids, the highest one visible at each pixel."""
+    height = np.full(X.shape, -np.inf)
+    normal, rim, owner = np.zeros((*X.shape, 3)), np.zeros(X.shape), np.full(X.shape, -1)
+    for i in range(len(shell.radius)):
+        r = shell.radius[i] * shell.scale
+        ax_rad, ax_tan = r * shell.inflation, r  # along the spiral radius, and across it
+        ux, uy = math.cos(shell.angle[i]), math.sin(shell.angle[i])
+        du = (X - shell.cx[i] * shell.scale) * ux + (Y - shell.cy[i] * shell.scale) * uy
+        dv = -(X - shell.cx[i] * shell.scale) * uy + (Y - shell.cy[i] * shell.scale) * ux
         q = (du / ax_rad) ** 2 + (dv / ax_tan) ** 2
-        inside = q < 1
-        z = z0[i] * scale + r * np.sqrt(np.clip(1 - q, 0, 1))
-        top = inside & (z > height)
+        z = shell.z0[i] * shell.scale + r * np.sqrt(np.clip(1 - q, 0, 1))
+        top = (q < 1) & (z > height)
         height[top] = z[top]
         nu, nv = du / ax_rad, dv / ax_tan
         nz = np.sqrt(np.clip(1 - q, 0, 1))
@@ -222,56 +272,49 @@ def render(morph: Morphology, rng: np.random.Generator, size: int, difficulty: f
         normal[top] = np.stack([nx[top], ny[top], nz[top]], -1)
         rim[top] = q[top]
         owner[top] = i
-    shell = owner >= 0
+    return _Surface(normal, rim, owner)
 
+
+def _shaded(morph: Morphology, shell: _Shell, surface: _Surface, X: np.ndarray, Y: np.ndarray,
+            rng: np.random.Generator, difficulty: float) -> tuple[np.ndarray, np.ndarray]:
+    """(RGB of the shell lit from a random direction: sutures, keel, pores and the aperture; the shell colour)."""
+    n = len(shell.radius)
     light = np.array([*(rng.normal(0, 0.6, 2)), 1.0])
     light /= np.linalg.norm(light)
-    diffuse = np.clip(normal @ light, 0, 1)
-    spec = diffuse ** 24 * 0.35
-    albedo = np.ones((size, size))
-    albedo *= 1 - 0.55 * rim**6  # sutures darken where chambers meet
+    diffuse = np.clip(surface.normal @ light, 0, 1)
+    albedo = 1 - 0.55 * surface.rim**6  # sutures darken where chambers meet
     if morph.keel > 0.05:
-        albedo += morph.keel * 0.6 * ((rim > 0.8) & (owner >= n - n_final))
-    pores = rng.random((size, size)) < 0.12 * morph.pores
+        albedo += morph.keel * 0.6 * ((surface.rim > 0.8) & (surface.owner >= n - shell.n_final))
+    pores = rng.random(X.shape) < 0.12 * morph.pores
     albedo *= 1 - 0.45 * pores
     # Aperture on the last chamber, facing the coiling axis; drawn in every view (a diagnostic trait).
-    last = n - 1
-    ax, ay = cx[last] * scale, cy[last] * scale
+    ax, ay = shell.cx[-1] * shell.scale, shell.cy[-1] * shell.scale
     norm = math.hypot(ax, ay) or 1.0
-    ap_r = radius[last] * scale * jit(morph.aperture, 0.03, 0.03, 0.7)
-    px, py = ax - ax / norm * radius[last] * scale * 0.55, ay - ay / norm * radius[last] * scale * 0.55
-    hole = ((X - px) ** 2 / (ap_r * 1.6) ** 2 + (Y - py) ** 2 / ap_r**2 < 1) & shell
+    last = shell.radius[-1] * shell.scale
+    ap_r = last * _jitter(rng, difficulty, morph.aperture, 0.03, 0.03, 0.7)
+    px, py = ax - ax / norm * last * 0.55, ay - ay / norm * last * 0.55
+    hole = ((X - px) ** 2 / (ap_r * 1.6) ** 2 + (Y - py) ** 2 / ap_r**2 < 1) & surface.inside
     albedo[hole] = 0.08
-    colour = np.clip(np.array(morph.colour) + rng.normal(0, 0.03 * d, 3), 0, 1)
-    shade = 0.25 + 0.75 * diffuse
-    rgb = (albedo * shade)[..., None] * colour + spec[..., None]
+    colour = np.clip(np.array(morph.colour) + rng.normal(0, 0.03 * difficulty, 3), 0, 1)
+    rgb = (albedo * (0.25 + 0.75 * diffuse))[..., None] * colour + (diffuse ** 24 * 0.35)[..., None]
+    return rgb, colour
 
-    background = rng.uniform(0.0, 0.12) + rng.normal(0, 0.015, (size, size))
-    bg_grad = rng.uniform(-0.05, 0.05) * X
-    rgb = np.where(shell[..., None], rgb, (background + bg_grad)[..., None] * np.ones(3))
-    img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
 
-    if morph.spines > 0.05:
-        draw = ImageDraw.Draw(img)
-        n_spines = int(morph.spines * 40 * rng.uniform(0.7, 1.3))
-        c_s = np.array(colour) * 255
-        for _ in range(n_spines):
-            i = rng.integers(max(0, n - n_final), n)
-            a = angle[i] + rng.normal(0, 0.9)
-            r = radius[i] * scale
-            x0 = cx[i] * scale + r * math.cos(a)
-            y0 = cy[i] * scale + r * math.sin(a)
-            length = r * morph.spines * rng.uniform(0.4, 1.0)
-            pts = [((x + 1) / 2 * size, (y + 1) / 2 * size) for x, y in
-                   [(x0, y0), (x0 + length * math.cos(a), y0 + length * math.sin(a))]]
-            draw.line(pts, fill=tuple(int(v) for v in c_s * rng.uniform(0.6, 0.9)), width=1)
-
-    blur = rng.uniform(0, 0.8 * d) * size / 96
-    if blur > 0.05:
-        img = img.filter(ImageFilter.GaussianBlur(blur))
-    noise = rng.normal(0, rng.uniform(1, 6 * d + 1), (size, size, 1))
-    arr = np.clip(np.asarray(img, dtype=np.float32) + noise, 0, 255).astype(np.uint8)
-    return Image.fromarray(arr)
+def _draw_spines(img: Image.Image, morph: Morphology, shell: _Shell, colour: np.ndarray,
+                 rng: np.random.Generator, size: int) -> None:
+    """Thin spines radiating from the chambers of the final whorl."""
+    draw = ImageDraw.Draw(img)
+    n = len(shell.radius)
+    c_s = np.array(colour) * 255
+    for _ in range(int(morph.spines * 40 * rng.uniform(0.7, 1.3))):
+        i = rng.integers(max(0, n - shell.n_final), n)
+        a = shell.angle[i] + rng.normal(0, 0.9)
+        r = shell.radius[i] * shell.scale
+        x0, y0 = shell.cx[i] * shell.scale + r * math.cos(a), shell.cy[i] * shell.scale + r * math.sin(a)
+        length = r * morph.spines * rng.uniform(0.4, 1.0)
+        pts = [((x + 1) / 2 * size, (y + 1) / 2 * size) for x, y in
+               [(x0, y0), (x0 + length * math.cos(a), y0 + length * math.sin(a))]]
+        draw.line(pts, fill=tuple(int(v) for v in c_s * rng.uniform(0.6, 0.9)), width=1)
 
 
 PARALLEL_FROM = 2_000  # 96-px image equivalents: below this, starting worker processes costs more than it saves

@@ -6,10 +6,10 @@ import faiss
 import numpy as np
 from scipy.cluster import hierarchy
 from scipy.optimize import linear_sum_assignment
-from scipy.spatial.distance import pdist, squareform
-from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score, silhouette_score
+from scipy.spatial.distance import pdist
+from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score
 
-from forams_lightning.metrics.vectors import unit_rows
+from forams_lightning.metrics.vectors import prepared
 
 
 def hungarian_match(y_true: np.ndarray, clusters: np.ndarray) -> np.ndarray:
@@ -37,12 +37,12 @@ def cluster_scores(y_true: np.ndarray, clusters: np.ndarray) -> dict[str, float]
     }
 
 
-def kmeans(embeddings: np.ndarray, k: int, seed: int = 0, cosine: bool = True) -> np.ndarray:
-    """FAISS k-means cluster of every embedding (spherical k-means on unit vectors when `cosine`)."""
-    x = _prepare(embeddings, cosine)
+def kmeans(embeddings: np.ndarray, k: int, seed: int = 0, metric: str = "cosine") -> np.ndarray:
+    """FAISS k-means cluster of every embedding (spherical k-means on unit vectors for the cosine metric)."""
+    x = prepared(embeddings, metric)
     # FAISS seeds k-means with random points, not k-means++: 10 restarts avoid the merged-species local minima
     # seen with fewer on small sets.
-    km = faiss.Kmeans(x.shape[1], k, niter=50, nredo=10, seed=seed, spherical=cosine, verbose=False,
+    km = faiss.Kmeans(x.shape[1], k, niter=50, nredo=10, seed=seed, spherical=metric == "cosine", verbose=False,
                       min_points_per_centroid=1)
     km.train(x)
     return km.index.search(x, 1)[1][:, 0]
@@ -50,34 +50,34 @@ def kmeans(embeddings: np.ndarray, k: int, seed: int = 0, cosine: bool = True) -
 
 LINKAGES = ("ward", "average", "complete")
 MAX_CALIBRATION_ITEMS = 2000  # larger calibration sets are drawn down to this many items (cost of the full tree)
-SILHOUETTE_GRID = 60  # numbers of clusters tried by `silhouette_k`, log-spaced
 
 
-def agglomerative(embeddings: np.ndarray, threshold: float, cosine: bool = True, linkage: str = "ward") -> np.ndarray:
+def agglomerative(embeddings: np.ndarray, threshold: float, metric: str = "cosine",
+                  linkage: str = "ward") -> np.ndarray:
     """Hierarchical clusters cut at a distance threshold: the number of clusters is estimated, not given.
 
-    ``ward`` merges on the Euclidean geometry of the (unit, where `cosine`) vectors; ``average`` and ``complete``
-    link on cosine distance where `cosine`, else Euclidean. Cluster ids from 0."""
-    return hierarchy.fcluster(_tree(_prepare(embeddings, cosine), cosine, linkage)[0], threshold, "distance") - 1
+    ``ward`` merges on the Euclidean geometry of the vectors (unit vectors for the cosine metric); ``average`` and
+    ``complete`` link on the metric's distance. Cluster ids from 0."""
+    return hierarchy.fcluster(_tree(prepared(embeddings, metric), metric, linkage)[0], threshold, "distance") - 1
 
 
-def agglomerative_k(embeddings: np.ndarray, k: int, cosine: bool = True, linkage: str = "average") -> np.ndarray:
+def agglomerative_k(embeddings: np.ndarray, k: int, metric: str = "cosine", linkage: str = "ward") -> np.ndarray:
     """Hierarchical clusters: the tree (as `agglomerative`'s) cut into `k` clusters. Cluster ids from 0."""
-    return hierarchy.fcluster(_tree(_prepare(embeddings, cosine), cosine, linkage)[0], k, "maxclust") - 1
+    return hierarchy.fcluster(_tree(prepared(embeddings, metric), metric, linkage)[0], k, "maxclust") - 1
 
 
 def drawn_count(embeddings: np.ndarray, threshold: float, share: float, draws: int, seed: int = 0,
-                cosine: bool = True, linkage: str = "average") -> float:
+                metric: str = "cosine", linkage: str = "ward") -> float:
     """The mean number of clusters that the cut at `threshold` leaves on `draws` seeded draws of `share` of the
     items: the count on sets whose species hold that share of their images (each species keeps about that share)."""
-    x, rng = _prepare(embeddings, cosine), np.random.default_rng(seed)
+    x, rng = prepared(embeddings, metric), np.random.default_rng(seed)
     size = max(2, round(share * len(x)))
     # a cut leaves one cluster more than the merges above it (fcluster's "distance" criterion)
-    return float(np.mean([1 + np.sum(_tree(x[rng.permutation(len(x))[:size]], cosine, linkage)[0][:, 2] > threshold)
+    return float(np.mean([1 + np.sum(_tree(x[rng.permutation(len(x))[:size]], metric, linkage)[0][:, 2] > threshold)
                           for _ in range(draws)]))
 
 
-def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True,
+def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, metric: str = "cosine",
                         linkage: str = "ward", max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
     """The cut at which the agglomerative clustering of a labelled set finds as many clusters as it has species.
 
@@ -85,12 +85,12 @@ def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool
     the cut transfers where species have a similar spread. (Maximising ARI instead over-splits unseen species ~2×.)
     Larger sets are cut down to about `max_items` by drawing whole species (seeded), so species sizes keep their
     distribution and the clustering stays cheap."""
-    x, labels = _drawn(_prepare(embeddings, cosine), np.asarray(labels), max_items, seed)
+    x, labels = drawn_species(prepared(embeddings, metric), np.asarray(labels), max_items, seed)
     target = len(np.unique(labels))
     # One full tree: a cut t leaves 1 + #{merge heights >= t} clusters (the heights of these linkages rise merge by
     # merge), so the cuts that leave `target` clusters lie between two sorted heights; take the middle (a height
     # itself is where rounding decides).
-    heights = np.sort(_tree(x, cosine, linkage)[0][:, 2])
+    heights = np.sort(_tree(x, metric, linkage)[0][:, 2])
     if target <= 1:
         return float(np.nextafter(heights[-1], np.inf))
     above = heights[len(heights) - target + 1]  # the lowest merge that must stay undone
@@ -98,55 +98,21 @@ def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, cosine: bool
     return float((below + above) / 2)
 
 
-def silhouette_k(embeddings: np.ndarray, cosine: bool = True, linkage: str = "average",
-                 grid: int = SILHOUETTE_GRID) -> int:
-    """The number of clusters, among `grid` log-spaced counts from 2 to half the items, at which the cut of the
-    hierarchical tree has the largest mean silhouette (on the linkage's distance). Alone it over-splits species
-    (~3× on the radiolaria embeddings): `calibrate_silhouette` measures that factor on labelled species."""
-    return _best_silhouette_k(*_tree(_prepare(embeddings, cosine), cosine, linkage), grid)
+def tree(embeddings: np.ndarray, metric: str = "cosine", linkage: str = "ward") -> tuple[np.ndarray, np.ndarray]:
+    """SciPy linkage matrix of the hierarchical tree of `embeddings` (as `agglomerative` builds it), and the
+    condensed distances it was built on."""
+    return _tree(prepared(embeddings, metric), metric, linkage)
 
 
-def silhouette_clusters(embeddings: np.ndarray, over_count: float, cosine: bool = True, linkage: str = "average",
-                        grid: int = SILHOUETTE_GRID) -> np.ndarray:
-    """Hierarchical clusters: the tree cut into `silhouette_k` / `over_count` clusters (the factor from
-    `calibrate_silhouette`), on one tree. Cluster ids from 0."""
-    tree, condensed = _tree(_prepare(embeddings, cosine), cosine, linkage)
-    k = max(1, round(_best_silhouette_k(tree, condensed, grid) / over_count))
-    return hierarchy.fcluster(tree, k, "maxclust") - 1
-
-
-def calibrate_silhouette(embeddings: np.ndarray, labels: np.ndarray, cosine: bool = True, linkage: str = "average",
-                         max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
-    """`silhouette_k` of a labelled set over its number of species (sets larger than `max_items` drawn down by
-    whole species, as `calibrate_threshold`): the factor to divide an unlabelled set's `silhouette_k` by."""
-    x, labels = _drawn(_prepare(embeddings, cosine), np.asarray(labels), max_items, seed)
-    return silhouette_k(x, cosine, linkage) / len(np.unique(labels))
-
-
-def _tree(x: np.ndarray, cosine: bool, linkage: str) -> tuple[np.ndarray, np.ndarray]:
-    """SciPy linkage matrix of the hierarchical tree, and the (condensed) distances it was built on."""
+def _tree(x: np.ndarray, metric: str, linkage: str) -> tuple[np.ndarray, np.ndarray]:
+    """`tree` of prepared rows."""
     if linkage not in LINKAGES:
         raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {linkage!r})")
-    condensed = pdist(x, "euclidean" if linkage == "ward" or not cosine else "cosine").clip(0)
+    condensed = pdist(x, "euclidean" if linkage == "ward" or metric == "l2" else "cosine").clip(0)
     return hierarchy.linkage(condensed, linkage), condensed
 
 
-def _best_silhouette_k(tree: np.ndarray, condensed: np.ndarray, grid: int) -> int:
-    """`silhouette_k` on a built tree and the distances it was built on."""
-    distances = squareform(condensed)
-    n = len(distances)
-    best, best_k = -np.inf, 1
-    for k in np.unique(np.geomspace(2, max(2, n // 2), grid).round().astype(int)):
-        clusters = hierarchy.fcluster(tree, k, "maxclust")
-        found = len(np.unique(clusters))
-        if 1 < found < n:
-            score = silhouette_score(distances, clusters, metric="precomputed")
-            if score > best:
-                best, best_k = score, found
-    return best_k
-
-
-def _drawn(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def drawn_species(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A set larger than `max_items` drawn down to about that many items by whole species (seeded), so species sizes
     keep their distribution."""
     if len(x) <= max_items:
@@ -155,7 +121,3 @@ def _drawn(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tupl
     sizes = np.array([np.sum(labels == s) for s in species])
     chosen = np.isin(labels, species[: max(2, int(np.searchsorted(np.cumsum(sizes), max_items)))])
     return x[chosen], labels[chosen]
-
-
-def _prepare(x: np.ndarray, cosine: bool) -> np.ndarray:
-    return unit_rows(x) if cosine else np.ascontiguousarray(x, dtype=np.float32)

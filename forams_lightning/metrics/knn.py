@@ -8,12 +8,10 @@ import faiss
 import numpy as np
 
 from forams_lightning.metrics.reranking import hubness
-from forams_lightning.metrics.vectors import unit_rows
-
-METRICS = ("l2", "cosine")
+from forams_lightning.metrics.vectors import check_metric, unit_rows
 
 
-def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "l2",
+def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "cosine",
                csls_k: int = 0, hub: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distances and gallery indices of the k nearest gallery items of each query, nearest first.
 
@@ -23,8 +21,7 @@ def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "
     which demotes hubs (pass `hub`, r of every gallery item, to reuse it); the distances returned stay the plain
     cosine distances (in that rank order, so not necessarily ascending).
     """
-    if metric not in METRICS:
-        raise ValueError(f"kNN metric must be one of {METRICS} (got {metric!r})")
+    check_metric(metric, "kNN metric")
     if csls_k and metric != "cosine":
         raise ValueError(f"csls_k needs the cosine metric (got {metric!r})")
     gallery = np.ascontiguousarray(gallery, dtype=np.float32)
@@ -92,7 +89,7 @@ class Identification(NamedTuple):
 
 
 def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.ndarray, k: int = 5,
-                 metric: str = "l2", balanced: bool = False, csls_k: int = 0,
+                 metric: str = "cosine", balanced: bool = False, csls_k: int = 0,
                  hub: np.ndarray | None = None) -> Identification:
     """Species of each query by a k-NN vote against a labelled gallery (`balanced`: see `knn_vote`; `csls_k`: the
     neighbours ranked by CSLS, see `knn_search`)."""
@@ -104,7 +101,7 @@ def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.nd
     return Identification(prediction, share, gallery_labels[ids], distances, ids)
 
 
-def leave_one_out_nearest(embeddings: np.ndarray, metric: str = "l2", csls_k: int = 0) -> np.ndarray:
+def leave_one_out_nearest(embeddings: np.ndarray, metric: str = "cosine", csls_k: int = 0) -> np.ndarray:
     """Index of each item's nearest *other* item (an exact duplicate counts as another item; `csls_k`: ranked by
     CSLS, see `knn_search`, where an item need not rank itself first)."""
     _, ids = knn_search(embeddings, embeddings, k=2, metric=metric, csls_k=csls_k)

@@ -3,10 +3,36 @@ optionally measured in units of each gallery item's local spread. Pure functions
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from forams_lightning.metrics.knn import knn_search
+
+
+@dataclass(frozen=True)
+class NoveltyScore:
+    """The novelty score of a query: the mean distance to its `neighbours` nearest gallery items, each distance in
+    units of the item's local spread (its mean distance to its `scale_k` nearest) where `scale_k` > 0."""
+
+    neighbours: int = 1
+    scale_k: int = 0
+
+    def __post_init__(self):
+        for key, least in (("neighbours", 1), ("scale_k", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"novelty.{key} must be a whole number >= {least} (got {value!r})")
+
+    def spread(self, gallery: np.ndarray, metric: str) -> np.ndarray | None:
+        """What `distances` needs of the gallery alone (compute it once for many queries); None without scaling."""
+        return local_spread(gallery, self.scale_k, metric) if self.scale_k else None
+
+    def distances(self, gallery: np.ndarray, queries: np.ndarray, metric: str,
+                  spread: np.ndarray | None = None) -> np.ndarray:
+        """The score of each query (higher = more novel); `spread` from `spread` to reuse it."""
+        return novelty_distance(gallery, queries, metric, self.neighbours, self.scale_k, spread)
 
 
 def local_spread(gallery: np.ndarray, k: int, metric: str = "cosine") -> np.ndarray:

@@ -10,10 +10,47 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import faiss
 import numpy as np
 
-from forams_lightning.metrics.vectors import unit_rows
+from forams_lightning.metrics.vectors import check_metric, unit_rows
+
+
+@dataclass(frozen=True)
+class Reranking:
+    """How nearest neighbours are re-ranked before they vote (cosine geometry only); 0 turns a step off.
+
+    - `expansion_k` > 0: α-query expansion / database-side augmentation: every vector replaced by its
+      similarity^`expansion_alpha`-weighted mean with its `expansion_k` nearest (`neighbour_expansion`);
+    - `csls_k` > 0: neighbours ranked by CSLS over `csls_k` neighbours (`metrics.knn.knn_search`), which demotes
+      hub vectors close to many species."""
+
+    expansion_k: int = 0
+    expansion_alpha: float = 3.0
+    csls_k: int = 0
+
+    def __post_init__(self):
+        for key in ("expansion_k", "csls_k"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"reranking.{key} must be a whole number >= 0 (got {value!r})")
+
+    def check(self, metric: str) -> Reranking:
+        """Itself, where `metric` allows it: both steps work on cosine similarities."""
+        check_metric(metric)
+        for key in ("expansion_k", "csls_k"):
+            if getattr(self, key) and metric != "cosine":
+                raise ValueError(f"reranking.{key}={getattr(self, key)} needs the cosine metric (got {metric!r})")
+        return self
+
+    def expand(self, database: np.ndarray, queries: np.ndarray | None = None) -> np.ndarray:
+        """`neighbour_expansion` of `queries` (default: the database itself) where `expansion_k`, else them as
+        they are."""
+        if not self.expansion_k:
+            return database if queries is None else queries
+        return neighbour_expansion(database, self.expansion_k, self.expansion_alpha, queries)
 
 
 def neighbour_expansion(database: np.ndarray, k: int = 2, alpha: float = 3.0,

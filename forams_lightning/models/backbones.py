@@ -40,7 +40,7 @@ class Backbone(nn.Module):
 
     A list of names is a feature ensemble: every network gets the same options and sees the same image, and their
     features, each L2-normalised, are concatenated and scaled by 1/sqrt(networks) (unit length: every network weighs
-    the same). Networks pretrained on different data err differently (unseen radiolaria species, issue 17).
+    the same). Networks pretrained on different data err differently (unseen radiolaria species, docs/open_set.md).
 
     `input_scale` resizes the image by that factor before the network (one per network for an ensemble), so that
     each member sees it at its own pretraining resolution: EfficientNet-Lite0 was trained at 224 px, Lite1 at 240,

@@ -15,7 +15,7 @@ class EmbeddingEnsemble(pl.LightningModule):
     """Concatenates the members' L2-normalised embeddings, scaled by 1/sqrt(members) so the result has unit length:
     every member weighs the same, and squared Euclidean distance is twice (1 - the mean of the members' cosine
     similarities), so l2 and cosine kNN agree. Independently trained models misidentify different specimens, which
-    one model's weight average (EMA) does not reproduce (docs/NOTES.md, session 6).
+    one model's weight average (EMA) does not reproduce (docs/decisions.md).
 
     Members are modules whose `forward` returns the trained embedding, rotation averaging included (`Embedder`).
     Evaluation only: the eval steps return what the evaluation callbacks collect."""

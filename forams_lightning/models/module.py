@@ -8,6 +8,7 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from forams_lightning.evaluation.calibration import CalibrationSets
 from forams_lightning.losses.combined import MetricLearningLoss
 from forams_lightning.models.backbones import Backbone
 from forams_lightning.models.embedder import rotation_average
@@ -70,6 +71,7 @@ class MetricLearningModule(pl.LightningModule):
         for module in self._frozen_modules():
             module.requires_grad_(False)
         self.feature_memo = FeatureMemo() if freeze == "backbone" else None
+        self.calibration: CalibrationSets | None = None  # set by callbacks.whitening; kept in the checkpoint
 
     def _frozen_modules(self) -> list[nn.Module]:
         if self.freeze == "backbone":
@@ -114,7 +116,15 @@ class MetricLearningModule(pl.LightningModule):
         if self.feature_memo is not None:  # its work is done: the fit's features are not held for the module's life
             self.feature_memo.clear()
 
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        if self.calibration is not None:
+            checkpoint["calibration"] = self.calibration.state()
+
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # checkpoints written before the model kept it hold it in the whitening callback's state
+        legacy = next((s for s in (checkpoint.get("callbacks") or {}).values()
+                       if isinstance(s, dict) and s.get("calibration_sets")), None)
+        self.calibration = CalibrationSets.from_state(checkpoint.get("calibration") or legacy)
         # Called before the checkpoint's weights replace the backbone's: remembered features survive only a
         # checkpoint of the same backbone (the test pass of the run that fitted them).
         if self.feature_memo:

@@ -3,7 +3,7 @@
 Learned whitening (Radenović, Tolias & Chum, TPAMI 2018) whitens the within-species covariance, so directions that
 vary inside a species (pose, lighting) shrink and directions that separate species grow; it transfers to species
 never seen in training. On the radiolaria benchmark (frozen ImageNet EfficientNet-Lite0, 4 quarter turns) it took
-leave-one-out 1-NN on the validation species from 0.769 to 0.801 (docs/NOTES.md).
+leave-one-out 1-NN on the validation species from 0.769 to 0.801 (docs/decisions.md).
 """
 
 from __future__ import annotations

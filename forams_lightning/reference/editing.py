@@ -1,65 +1,173 @@
-"""What `python -m forams_lightning.library` needs beyond the library itself: labelled images from a folder or a
-CSV, content hashes, and the checks that keep species names and references clean. Pure of models."""
+"""Grow and correct a reference library without retraining: new species from a few images, an expert's verdicts,
+references removed or relabelled, the novelty threshold recalibrated.
+
+Each change holds the library's lock (`reference.lock`), reads the library, embeds only the new images with the
+library's own network and preprocessing, appends a `history` entry to its manifest and saves a whole new folder
+renamed into place. Plain Python arguments: a script edits a library as the `library` command does.
+
+    from forams_lightning.reference.editing import add_references
+    library, entry = add_references("my_library", "new_species/", species="Globigerina bulloides")
+"""
 
 from __future__ import annotations
 
-import csv
-import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 
-from forams_lightning.data.layouts import read_species_folders, spelling_variants
-from forams_lightning.data.specimens import find_images
+import numpy as np
+
+from forams_lightning.reference.embedding import Inference
+from forams_lightning.reference.lock import library_lock
+from forams_lightning.reference.reference_library import ReferenceLibrary
+from forams_lightning.reference.sources import file_sha1, labelled_images, refuse_spelling_variants
+from forams_lightning.reference.storage import load_library, save_library
+
+log = logging.getLogger(__name__)
 
 
-def file_sha1(path: str | Path) -> str:
-    """Hash of the file's bytes ("" when it cannot be read): the same image under two names is one reference."""
-    digest = hashlib.sha1()
-    try:
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-    except OSError:
-        return ""
-    return digest.hexdigest()
+def add_references(folder: str | Path, images: str, species: str | None = None,
+                   inference: Inference = Inference()) -> tuple[ReferenceLibrary, dict]:
+    """Add `images` (a folder with one sub-folder per species, a CSV of ``file, species`` such as review.html's
+    verdicts, or a folder of one `species`); images already in the library (same bytes) and unreadable ones are
+    skipped with a warning."""
+    def change(library):
+        if not images:
+            raise ValueError("add needs images=DIR (one folder per species), images=CSV (file, species) or "
+                             "images=DIR species=NAME")
+        pairs = labelled_images(images, species)
+        refuse_spelling_variants([s for _, s in pairs], library.species)
+        fresh, duplicates = _not_yet_references(library, pairs)
+        embeddings, good, bad = library.embed([p for p, _, _ in fresh], inference, "new references")
+        fresh = [fresh[i] for i in good]
+        new_species = sorted({s for _, s, _ in fresh} - {s for s, n in library.counts().items() if n})
+        changed = library.with_references(embeddings, [s for _, s, _ in fresh], [p for p, _, _ in fresh],
+                                          [h for _, _, h in fresh])
+        return changed, {"source": str(images), "added": len(fresh), "new_species": new_species,
+                         "duplicates_skipped": duplicates, "unreadable_skipped": len(bad),
+                         "threshold": _threshold_note(library)}
+
+    return _edit(folder, "add", change)
 
 
-def labelled_images(images: str, species: str | None = None) -> list[tuple[str, str]]:
-    """(path, species) pairs from `images`: a CSV with columns ``file, species`` (paths relative to the CSV's folder,
-    e.g. the verdicts saved from review.html), a folder of images of one `species`, or a folder with one sub-folder
-    per species (as `data=folders` reads them)."""
-    path = Path(images).expanduser()
-    if path.is_file() and path.suffix.lower() == ".csv":
+def remove_references(folder: str | Path, species: str | None = None,
+                      files: Sequence[str] | None = None) -> tuple[ReferenceLibrary, dict]:
+    """Remove every reference of `species`, or the references stored under `files`."""
+    def change(library):
+        if bool(species) == bool(files):
+            raise ValueError("remove needs species=NAME or files=[...] (one of them)")
         if species:
-            raise ValueError(f"images={images} is a CSV that names each file's species; drop species={species}")
-        return _read_verdicts(path)
-    if species:
-        return [(f, species.strip()) for f in find_images(images)]
-    if not path.is_dir():
-        raise FileNotFoundError(f"images={images}: not a folder or a CSV (columns file, species)")
-    return [(s.path, s.species) for s in read_species_folders(path)]
+            if species not in library.species:
+                raise ValueError(f"species={species!r} is not in the library; library show lists its species")
+            drop = library.labels == library.species.index(species)
+        else:
+            drop = np.zeros(len(library.files), bool)
+            drop[reference_indices(library, files)] = True
+        return library.subset(~drop), {"source": species or list(files), "removed": int(drop.sum()),
+                                       "threshold": _threshold_note(library)}
+
+    return _edit(folder, "remove", change)
 
 
-def _read_verdicts(path: Path) -> list[tuple[str, str]]:
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        missing = {"file", "species"} - set(reader.fieldnames or [])
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {sorted(missing)}; it has {reader.fieldnames}")
-        rows = list(reader)
-    pairs = []
-    for line, row in enumerate(rows, start=2):
-        file, name = (row["file"] or "").strip(), (row["species"] or "").strip()
-        if not file or not name:
-            raise ValueError(f"{path}:{line}: empty file or species")
-        resolved = Path(file) if Path(file).is_absolute() else path.parent / file
-        pairs.append((str(resolved), name))
-    return pairs
+def relabel_references(folder: str | Path, files: Sequence[str] | None = None, species: str | None = None,
+                       images: str | None = None) -> tuple[ReferenceLibrary, dict]:
+    """Move the references `files` to `species`, or each reference a CSV (`images`: ``file, species``) lists to its
+    species."""
+    def change(library):
+        if images:
+            pairs = labelled_images(images)
+        elif files and species:
+            pairs = [(f, species) for f in files]
+        else:
+            raise ValueError("relabel needs files=[...] species=NAME, or images=CSV (file, species)")
+        refuse_spelling_variants([s for _, s in pairs], library.species)
+        indices = reference_indices(library, [p for p, _ in pairs])
+        return library.relabelled(indices, [s for _, s in pairs]), {
+            "source": str(images or list(files)), "relabelled": len(indices), "threshold": _threshold_note(library)}
+
+    return _edit(folder, "relabel", change)
 
 
-def refuse_spelling_variants(new: list[str], existing: list[str]) -> None:
-    """Names that differ from another (new or existing) only in case, spaces or underscores are refused, naming both
-    spellings: one species written two ways would split its references."""
-    clashes = [g for g in spelling_variants(sorted(set(new) | set(existing))) if set(g) & set(new)]
-    if clashes:
-        shown = "; ".join(" vs ".join(repr(n) for n in group) for group in clashes)
-        raise ValueError(f"species spelt two ways: {shown}; use the library's spelling (library show lists it)")
+def recalibrate(folder: str | Path, images: str, species: str | None = None, keep_known: float = 0.95,
+                inference: Inference = Inference()) -> tuple[ReferenceLibrary, dict]:
+    """The novelty threshold from labelled images of species the library knows: the novelty score that keeps
+    `keep_known` of them (images that are references themselves are left out: their distance is 0)."""
+    def change(library):
+        if not images:
+            raise ValueError("calibrate needs images=DIR (one folder per known species) or images=CSV "
+                             "(file, species)")
+        references = {h for h in _reference_hashes(library) if h}
+        pairs = [(p, s) for p, s in labelled_images(images, species) if file_sha1(p) not in references]
+        unknown = sorted({s for _, s in pairs} - {s for s, n in library.counts().items() if n})
+        if unknown:
+            raise ValueError(f"images={images}: species the library has no references of: {unknown}")
+        embeddings, good, _ = library.embed([p for p, _ in pairs], inference, "calibration images")
+        if len(good) < 2:
+            raise ValueError(f"images={images}: need at least 2 readable images that are not references")
+        before, changed = library.threshold, library.subset(np.ones(len(library.files), bool))
+        changed.threshold = float(np.quantile(library.novelty_scores(embeddings), keep_known))
+        changed.info["calibration"] = {"source": str(images), "n_queries": len(good), "keep_known": keep_known,
+                                       "when": _now()}
+        return changed, {"source": str(images),
+                         "threshold": f"recalibrated: {before:.4f} -> {changed.threshold:.4f}"}
+
+    return _edit(folder, "calibrate", change)
+
+
+def _edit(folder: str | Path, command: str,
+          change: Callable[[ReferenceLibrary], tuple[ReferenceLibrary, dict]]) -> tuple[ReferenceLibrary, dict]:
+    """Under the library's lock: load, change, record the change in `history`, save."""
+    with library_lock(folder):
+        changed, entry = change(load_library(folder))
+        changed.info.setdefault("history", []).append(
+            {"when": _now(), "command": command, **entry, "references_after": len(changed.files)})
+        save_library(changed, folder)
+    log.info("%s: %s -> %d references of %d species", command,
+             ", ".join(f"{k} {v}" for k, v in entry.items() if k != "source"), len(changed.files),
+             sum(n > 0 for n in changed.counts().values()))
+    return changed, entry
+
+
+def _not_yet_references(library: ReferenceLibrary, pairs) -> tuple[list[tuple[str, str, str]], int]:
+    """(path, species, hash) of the images not yet in the library (nor twice among `pairs`), and how many were."""
+    known = {h for h in _reference_hashes(library) if h}
+    fresh, duplicates = [], 0
+    for path, name in pairs:
+        digest = file_sha1(path)
+        if digest and digest in known:
+            log.warning("skipped %s: the same image is already a reference", path)
+            duplicates += 1
+            continue
+        known.add(digest)
+        fresh.append((path, name, digest))
+    return fresh, duplicates
+
+
+def _reference_hashes(library: ReferenceLibrary) -> list[str]:
+    """The stored hashes, filling in those of references exported before hashes were kept (where the file is
+    still there)."""
+    library.hashes = [h or file_sha1(f) for h, f in zip(library.hashes, library.files)]
+    return library.hashes
+
+
+def reference_indices(library: ReferenceLibrary, files: Sequence[str]) -> list[int]:
+    """Indices of the references stored under these paths (as written, or resolved); an unknown one is an error."""
+    where = {f: i for i, f in enumerate(library.files)}
+    where.update({str(Path(f).resolve()): i for i, f in enumerate(library.files)})
+    indices, missing = [], []
+    for f in files:
+        i = where.get(str(f), where.get(str(Path(f).expanduser().resolve())))
+        (missing.append(f) if i is None else indices.append(i))
+    if missing:
+        raise ValueError(f"not references of this library: {missing[:5]}{' ...' if len(missing) > 5 else ''}")
+    return indices
+
+
+def _threshold_note(library: ReferenceLibrary) -> str:
+    source = (library.info.get("calibration") or {}).get("source", "the training run's validation split")
+    return f"kept at {library.threshold:.4f} (calibrated on {source}; library calibrate recomputes it)"
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,31 @@
+"""A reference library as text (`library show`): species and counts, provenance, calibration and history."""
+
+from __future__ import annotations
+
+from forams_lightning.reference.reference_library import ReferenceLibrary
+
+
+def describe(library: ReferenceLibrary) -> str:
+    counts = library.counts()
+    lines = [f"{len(library.files)} references of {sum(n > 0 for n in counts.values())} species, "
+             f"{library.metric} {library.k}-NN, novelty threshold {library.threshold:.4f} on "
+             f"{novelty_text(library)}"]
+    calibration = library.info.get("calibration") or {}
+    if calibration:
+        lines.append("threshold calibrated on " + ", ".join(f"{k} {v}" for k, v in calibration.items()))
+    for key in ("created", "checkpoint", "run_dir", "package_version", "git_commit"):
+        if key in library.info:
+            lines.append(f"{key}: {library.info[key]}")
+    width = max(len(s) for s in counts) if counts else 0
+    lines += ["", "species".ljust(width) + "  references", *(f"{s.ljust(width)}  {n}" for s, n in counts.items())]
+    history = library.info.get("history") or []
+    if history:
+        lines += ["", "history:", *(" - " + ", ".join(f"{k} {v}" for k, v in h.items()) for h in history)]
+    return "\n".join(lines)
+
+
+def novelty_text(library: ReferenceLibrary) -> str:
+    """What the library's novelty score measures, in words."""
+    n, scale_k = library.novelty.neighbours, library.novelty.scale_k
+    text = "the distance to the nearest reference" if n == 1 else f"the mean distance to the {n} nearest references"
+    return text + (f", each in units of the reference's spread ({scale_k} nearest)" if scale_k else "")

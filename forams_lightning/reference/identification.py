@@ -1,0 +1,134 @@
+"""Identify a sample of image files against a reference library: one predictions.csv row per file, written as batches
+are identified (memory stays flat however many images), and what the review page needs of each specimen."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from forams_lightning.atomic import AtomicCsvWriter
+from forams_lightning.metrics.classification import genus_of
+from forams_lightning.metrics.reranking import Reranking
+from forams_lightning.reference.embedding import Inference, iter_embeddings
+from forams_lightning.reference.reference_library import ReferenceLibrary
+
+log = logging.getLogger(__name__)
+
+VOTES = ("balanced", "majority")
+
+
+@dataclass(frozen=True)
+class IdentifySettings:
+    """`k` neighbours shown and voting (None: the library's); `vote`: ``balanced`` (a species' votes count as a
+    share of min(k, its references), `metrics.knn.knn_vote`) or ``majority`` (the training evaluation's plain vote);
+    `reranking` of the vote and the neighbours shown (cosine libraries)."""
+
+    k: int | None = None
+    vote: str = "balanced"
+    reranking: Reranking = field(default_factory=Reranking)
+
+    def __post_init__(self):
+        if self.vote not in VOTES:
+            raise ValueError(f"vote={self.vote!r}: balanced or majority")
+        if self.k is not None and (isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1):
+            raise ValueError(f"k={self.k!r}: a whole number >= 1, or null for the library's")
+
+    def for_library(self, library: ReferenceLibrary) -> IdentifySettings:
+        """These settings as `library` can use them: CSLS ranks by cosine similarity, so a library of l2 distances
+        ranks plainly (said once)."""
+        if self.reranking.csls_k and library.metric != "cosine":
+            log.info("reranking.csls_k=%s: CSLS ranks by cosine similarity; this library uses %s distances: plain "
+                     "ranking", self.reranking.csls_k, library.metric)
+            return replace(self, reranking=replace(self.reranking, csls_k=0))
+        return self
+
+
+def identify_files(library: ReferenceLibrary, files: list[str], predictions: Path,
+                   settings: IdentifySettings = IdentifySettings(), inference: Inference = Inference()) -> Results:
+    """Writes `predictions` (one row per file, an unreadable file with its error) and returns the results."""
+    settings = settings.for_library(library)
+    k = settings.k or library.k
+    results = Results(len(files), k)
+    with AtomicCsvWriter(predictions, header(k)) as writer:
+        for emb, good, bad in iter_embeddings(library.embedder, files, library.transform(),
+                                              library.preprocessing.get("exif_transpose", True), inference,
+                                              "identify"):
+            rows = {i: [files[i], *([""] * (len(header(k)) - 2)), error] for i, error in bad}
+            if good:
+                found, score = library.identify(emb, k, settings.reranking, settings.vote == "balanced")
+                novel = score > library.threshold
+                results.add(good, found, score, novel)
+                rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})
+            writer.write([rows[i] for i in sorted(rows)])
+            results.failures += [(files[i], error) for i, error in bad]
+    return results
+
+
+def header(k: int) -> list[str]:
+    columns = ["file", "species", "genus", "vote_share", "nearest_distance", "novelty_score", "novel"]
+    for j in range(1, k + 1):
+        columns += [f"neighbour_{j}_species", f"neighbour_{j}_distance", f"neighbour_{j}_file"]
+    return columns + ["error"]
+
+
+def _row(file: str, library: ReferenceLibrary, found, score, novel, r: int) -> list:
+    species = library.species[found.prediction[r]]
+    neighbours = [v for g, lab, d in zip(found.ids[r], found.labels[r], found.distances[r])
+                  for v in (library.species[lab], f"{d:.5f}", library.files[g])]
+    padding = [""] * (3 * found.ids.shape[1] - len(neighbours))
+    return [file, species, genus_of(species), f"{found.vote_share[r]:.3f}", f"{found.distances[r, 0]:.5f}",
+            f"{score[r]:.5f}", int(novel[r]), *neighbours, *padding, ""]
+
+
+class Results:
+    """What the review needs of every identified specimen, in arrays (a few dozen bytes a specimen)."""
+
+    def __init__(self, capacity: int, k: int):
+        self.index = np.zeros(capacity, np.int64)
+        self.prediction = np.zeros(capacity, np.int64)
+        self.share = np.zeros(capacity, np.float32)
+        self.novel = np.zeros(capacity, bool)
+        self.score = np.zeros(capacity, np.float32)
+        self.ids = np.full((capacity, k), -1, np.int64)
+        self.distances = np.zeros((capacity, k), np.float32)
+        self.n, self.failures = 0, []
+
+    def add(self, indices: list[int], found, score, novel) -> None:
+        end, width = self.n + len(indices), found.ids.shape[1]
+        self.index[self.n:end], self.prediction[self.n:end] = indices, found.prediction
+        self.share[self.n:end], self.score[self.n:end], self.novel[self.n:end] = found.vote_share, score, novel
+        self.ids[self.n:end, :width], self.distances[self.n:end, :width] = found.ids, found.distances
+        self.n = end
+
+    @property
+    def n_novel(self) -> int:
+        return int(self.novel[: self.n].sum())
+
+    def specimens(self, files: list[str], library: ReferenceLibrary) -> Specimens:
+        """Least certain first (`viz.review.uncertainty_order`)."""
+        from forams_lightning.viz.review import uncertainty_order
+
+        n = self.n
+        return Specimens(self, uncertainty_order(self.novel[:n], self.share[:n], self.score[:n]), files, library)
+
+
+class Specimens:
+    """A sequence of review dicts built on demand, page by page (`viz.review.write_review` reads slices)."""
+
+    def __init__(self, results: Results, order: np.ndarray, files: list[str], library: ReferenceLibrary):
+        self.results, self.order, self.files, self.library = results, order, files, library
+        self.n_novel = results.n_novel
+
+    def __len__(self) -> int:
+        return len(self.order)
+
+    def __getitem__(self, item: slice) -> list[dict]:
+        r, lib = self.results, self.library
+        return [{"file": self.files[r.index[j]], "species": lib.species[r.prediction[j]],
+                 "vote_share": float(r.share[j]), "novelty_score": float(r.score[j]), "novel": bool(r.novel[j]),
+                 "neighbours": [{"file": lib.files[g], "species": lib.species[lib.labels[g]], "distance": float(d)}
+                                for g, d in zip(r.ids[j], r.distances[j]) if g >= 0]}
+                for j in self.order[item]]

@@ -1,0 +1,117 @@
+"""A reference library in memory: a trained embedder, the labelled reference embeddings, how specimens are voted on
+and when one is flagged novel. On disk: `reference.storage`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import torch
+
+from forams_lightning.data.transforms import build_transform
+from forams_lightning.metrics.knn import Identification, knn_identify
+from forams_lightning.metrics.novelty import NoveltyScore
+from forams_lightning.metrics.reranking import Reranking, hubness
+from forams_lightning.reference.embedding import Inference, embed_files
+
+
+@dataclass
+class ReferenceLibrary:
+    embedder: torch.nn.Module  # Embedder or EmbeddingEnsemble
+    embedder_spec: dict  # models.embedder.embedder_spec, or {"members": [spec, ...]}
+    embeddings: np.ndarray
+    labels: np.ndarray
+    files: list[str]
+    species: list[str]
+    metric: str = "cosine"
+    k: int = 5
+    threshold: float = float("inf")  # novelty score above which a specimen is flagged novel
+    novelty: NoveltyScore = field(default_factory=NoveltyScore)
+    preprocessing: dict = field(default_factory=dict)  # image_size, crop_border, exif_transpose
+    info: dict = field(default_factory=dict)  # provenance, calibration, history
+    hashes: list[str] = field(default_factory=list)  # sha1 of each reference file's bytes ("" where unknown)
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived from the references alone
+
+    def __post_init__(self):
+        if not self.hashes:
+            self.hashes = [""] * len(self.files)
+
+    def transform(self):
+        return build_transform(self.preprocessing["image_size"], self.preprocessing.get("crop_border"))
+
+    def embed(self, paths: list[str], inference: Inference = Inference(),
+              description: str = "embedding") -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
+        """Files embedded with the library's own network and preprocessing (`reference.embedding.embed_files`)."""
+        return embed_files(self.embedder, paths, self.transform(), self.preprocessing.get("exif_transpose", True),
+                           inference, description, dim=self.embeddings.shape[1])
+
+    def identify(self, queries: np.ndarray, k: int | None = None, reranking: Reranking = Reranking(),
+                 balanced: bool = True) -> tuple[Identification, np.ndarray]:
+        """kNN vote against the references and the novelty score of each query (`novelty`; flagged novel where it
+        is above `threshold`).
+
+        The vote is `balanced` (`metrics.knn.knn_vote`): a species added from a few images is not outvoted for lack
+        of references; ``balanced=False`` is the evaluation's plain majority vote (the two agree wherever every
+        species has at least k references). `reranking` (cosine libraries) changes the vote and the neighbours
+        shown: the references expanded with their nearest references and each query with its nearest expanded
+        references, and neighbours ranked by CSLS; the novelty score stays on the plain embeddings, the ones its
+        threshold was calibrated on."""
+        score = self.novelty_scores(queries)
+        reranking.check(self.metric)
+        references = self.expanded_references(reranking)
+        if reranking.expansion_k:
+            queries = reranking.expand(references, queries)
+        hub = self._derived(("hubness", reranking), lambda: hubness(references, reranking.csls_k)) \
+            if reranking.csls_k else None
+        return knn_identify(references, self.labels, queries, k or self.k, self.metric, balanced, reranking.csls_k,
+                            hub), score
+
+    def novelty_scores(self, queries: np.ndarray) -> np.ndarray:
+        """Novelty score of each query (`novelty`; the references' spreads are computed once)."""
+        spread = self._derived(("spread", self.novelty), lambda: self.novelty.spread(self.embeddings, self.metric))
+        return self.novelty.distances(self.embeddings, queries, self.metric, spread)
+
+    def expanded_references(self, reranking: Reranking) -> np.ndarray:
+        """The references after database-side augmentation (computed once per setting)."""
+        if not reranking.expansion_k:
+            return self.embeddings
+        key = ("expanded", reranking.expansion_k, reranking.expansion_alpha)
+        return self._derived(key, lambda: reranking.expand(self.embeddings))
+
+    def _derived(self, key: tuple, compute):
+        """A value derived from the references alone, computed once per key (copies start with an empty cache)."""
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
+    def with_references(self, embeddings: np.ndarray, species: list[str], files: list[str],
+                        hashes: list[str]) -> ReferenceLibrary:
+        """A copy with more references; species it does not know yet are appended to its species list."""
+        names = list(self.species) + [s for s in dict.fromkeys(species) if s not in self.species]
+        index = {name: i for i, name in enumerate(names)}
+        return self._copy(embeddings=np.concatenate([self.embeddings, np.asarray(embeddings, np.float32)]),
+                          labels=np.concatenate([self.labels, np.array([index[s] for s in species], dtype=int)]),
+                          files=self.files + list(files), hashes=self.hashes + list(hashes), species=names)
+
+    def subset(self, keep: np.ndarray) -> ReferenceLibrary:
+        """A copy with only the references where `keep` is true (species stay in the list, with 0 references)."""
+        keep = np.asarray(keep, bool)
+        return self._copy(embeddings=self.embeddings[keep], labels=self.labels[keep],
+                          files=[f for f, k in zip(self.files, keep) if k],
+                          hashes=[h for h, k in zip(self.hashes, keep) if k])
+
+    def relabelled(self, indices: list[int], species: list[str]) -> ReferenceLibrary:
+        """A copy where reference `indices[i]` belongs to `species[i]` (new species are appended)."""
+        names = list(self.species) + [s for s in dict.fromkeys(species) if s not in self.species]
+        labels = self.labels.copy()
+        labels[list(indices)] = [names.index(s) for s in species]
+        return self._copy(labels=labels, species=names)
+
+    def _copy(self, **changes) -> ReferenceLibrary:
+        return replace(self, info=json.loads(json.dumps(self.info, default=str)), _cache={}, **changes)
+
+    def counts(self) -> dict[str, int]:
+        """References per species, in species order (0 for species whose references were all removed)."""
+        found = np.bincount(self.labels, minlength=len(self.species)) if len(self.labels) else [0] * len(self.species)
+        return {name: int(n) for name, n in zip(self.species, found)}

@@ -1,0 +1,142 @@
+"""A reference library on disk: everything `identify` needs, and nothing of the training config.
+
+    manifest.json    format + version, species, kNN settings, novelty score and threshold, preprocessing, the embedder
+                     described by plain arguments (`models.embedder.embedder_spec`), provenance (checkpoint, package
+                     version, git commit, creation time), `calibration` (what the threshold was computed on) and
+                     `history` (every change, `reference.editing`)
+    embedder.pt      state dict of backbone + head (of each member, `members.<i>.*`, for an ensemble)
+    index.faiss      exact FAISS index over the reference embeddings
+    references.csv   file, species, label, sha1 (content hash; empty where unknown) of each reference (index order)
+
+Loading reads every file as data: the manifest is checked field by field (`reference.manifest`), the network is built
+by the package's own classes from plain arguments, `embedder.pt` holds tensors only; a damaged or tampered file is
+refused with one line naming it. A library changes only by a whole new folder renamed into place (`save_library`): a
+kill leaves the old library or the new one.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from forams_lightning.atomic import atomic_write_csv
+from forams_lightning.checkpoints import load_weights_only
+from forams_lightning.metrics.novelty import NoveltyScore
+from forams_lightning.models.embedder import build_embedder, plain_spec
+from forams_lightning.reference.manifest import FORMAT, VERSION, read_manifest
+from forams_lightning.reference.reference_library import ReferenceLibrary
+
+log = logging.getLogger(__name__)
+
+FILES = ("manifest.json", "embedder.pt", "index.faiss", "references.csv")
+
+
+def described(library: ReferenceLibrary) -> dict:
+    """The manifest fields the library itself defines (everything else in a manifest is `info`)."""
+    return {"format": FORMAT, "version": VERSION, "species": library.species, "metric": library.metric,
+            "k": library.k, "novelty_threshold": library.threshold,
+            "novelty_score": {"neighbours": library.novelty.neighbours, "scale_k": library.novelty.scale_k},
+            "preprocessing": library.preprocessing, "embedder": library.embedder_spec,
+            "embedding_dim": int(library.embeddings.shape[1]), "n_references": len(library.labels)}
+
+
+def save_library(library: ReferenceLibrary, folder: str | Path) -> Path:
+    """Written into a temporary sibling folder, then renamed into place: a kill leaves the old library or none."""
+    import faiss
+
+    folder = Path(folder)
+    tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    (tmp / "manifest.json").write_text(json.dumps({**described(library), **library.info}, indent=2, default=str))
+    torch.save(library.embedder.state_dict(), tmp / "embedder.pt")
+    index = faiss.IndexFlatL2(library.embeddings.shape[1])
+    index.add(np.ascontiguousarray(library.embeddings, dtype=np.float32))
+    faiss.write_index(index, str(tmp / "index.faiss"))
+    atomic_write_csv(tmp / "references.csv", ["file", "species", "label", "sha1"],
+                     [[f, library.species[lab], int(lab), h]
+                      for f, lab, h in zip(library.files, library.labels, library.hashes)])
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return folder
+
+
+def load_library(folder: str | Path, device: str | torch.device = "cpu") -> ReferenceLibrary:
+    """The library in `folder`, every file checked (module docstring)."""
+    folder = Path(folder)
+    _recover_interrupted_save(folder)
+    missing = [name for name in FILES if not (folder / name).is_file()]
+    if missing:
+        raise FileNotFoundError(f"library={folder} is not a reference library (missing {', '.join(missing)}); "
+                                "build one with `python -m forams_lightning.export ckpt=...`")
+    manifest = read_manifest(folder / "manifest.json")
+    spec = manifest["embedder"]
+    embedder = build_embedder(spec, f"{folder / 'manifest.json'}: embedder")  # weights from embedder.pt
+    _load_weights(embedder, folder / "embedder.pt")
+    embeddings = _read_index(folder / "index.faiss")
+    labels, files, hashes = _read_references(folder / "references.csv", len(embeddings), len(manifest["species"]))
+    library = ReferenceLibrary(
+        embedder=embedder.to(device).eval(), embedder_spec=plain_spec(spec), embeddings=embeddings, labels=labels,
+        files=files, hashes=hashes, species=manifest["species"], metric=manifest["metric"], k=manifest["k"],
+        threshold=float(manifest["novelty_threshold"]), novelty=NoveltyScore(**manifest.get("novelty_score", {})),
+        preprocessing=manifest["preprocessing"])
+    library.info = {k: v for k, v in manifest.items() if k not in described(library)}
+    return library
+
+
+def _load_weights(embedder: torch.nn.Module, path: Path) -> None:
+    """The network's weights: tensors only (`checkpoints.load_weights_only`), and exactly the described network's."""
+    state = load_weights_only(path)
+    try:
+        embedder.load_state_dict(state)
+    except Exception as error:  # noqa: BLE001 - a mismatch or a non-dict: either way not this network's weights
+        raise ValueError(f"{path}: not the weights of the network manifest.json describes "
+                         f"({type(error).__name__})") from None
+
+
+def _read_index(path: Path) -> np.ndarray:
+    import faiss
+
+    try:
+        index = faiss.read_index(str(path))
+        return index.reconstruct_n(0, index.ntotal)
+    except RuntimeError:
+        raise ValueError(f"{path}: not a readable FAISS index (damaged or truncated)") from None
+
+
+def _read_references(path: Path, n: int, n_species: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """Labels, files and hashes of references.csv, checked against the index and the species list."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = list(csv.DictReader(f))
+        labels = np.array([int(r["label"]) for r in rows], dtype=int)
+        files = [r["file"] for r in rows]
+    except (UnicodeDecodeError, KeyError, TypeError, ValueError, csv.Error):
+        raise ValueError(f"{path}: expected columns file, species, label (a whole number), sha1; the file is "
+                         "damaged") from None
+    if len(rows) != n:
+        raise ValueError(f"{path}: {len(rows)} rows but index.faiss holds {n} vectors")
+    if len(labels) and not (0 <= labels.min() and labels.max() < n_species):
+        raise ValueError(f"{path}: a label outside the manifest's {n_species} species")
+    return labels, files, [r.get("sha1") or "" for r in rows]
+
+
+def _recover_interrupted_save(folder: Path) -> None:
+    """`save_library` renames the old library aside, then the new one into place; a kill between the two renames
+    leaves only the old one, aside: put it back."""
+    if folder.exists():
+        return
+    aside = sorted(folder.parent.glob(f".{folder.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if aside and all((aside[-1] / name).is_file() for name in FILES):
+        aside[-1].rename(folder)
+        log.warning("%s: restored the library an interrupted change had moved aside (%s)", folder, aside[-1].name)
