@@ -21,8 +21,8 @@ test:  ## the default suite (CI runs this)
 test-slow:  ## long tests (marked `slow`), kept out of CI's default suite
 	$(PY) -m pytest -q -m slow || test $$? -eq 5
 
-train:  ## the paper's closed-set recipe on the embedded synthetic library
-	$(PY) -m forams_lightning.train +experiment=closed_set
+train:  ## this project's closed-set recipe on the embedded synthetic library -> runs/forams (README quick start)
+	$(PY) -m forams_lightning.train +experiment=closed_set hydra.run.dir=runs/forams
 
 bench:  ## speed ratios on this machine (CPU) -> experiments/speed/bench.{json,md}
 	FORAMS_OFFLINE=1 $(PY) experiments/speed/bench.py --out experiments/speed trainer=cpu

@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from hydra.experimental.callback import Callback
+
 from forams_lightning.console import log_to_files, quiet_stack
 from forams_lightning.errors import user_error_message
 
@@ -68,6 +70,23 @@ def _remove_empty_run_folder(cfg) -> None:
             parent.rmdir()  # only an empty folder
         except OSError:
             break
+
+
+class RunFolderCheck(Callback):
+    """A Hydra callback (`conf/hydra/default.yaml`): before Hydra makes the run folder, one that cannot be made or
+    written ends the command with one line (Hydra itself would stop with a traceback)."""
+
+    def on_run_start(self, config, **_) -> None:
+        folder = Path(str(config.hydra.run.dir))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            probe = folder / f".write-test-{os.getpid()}"
+            probe.write_bytes(b"")
+            probe.unlink()
+        except OSError as error:
+            print(f"error: hydra.run.dir={folder}: the run folder cannot be made or written "
+                  f"({error.strerror or error}); choose another", file=sys.stderr)
+            raise SystemExit(1) from None
 
 
 def _multirun() -> bool:

@@ -41,6 +41,9 @@ def identify(cfg: DictConfig) -> Path:
                      n_novel=specimens.n_novel, thumbnail_size=cfg.review.thumbnail_size,
                      rows_per_page=cfg.review.rows_per_page,
                      exif_transpose=library.preprocessing.get("exif_transpose", True))
+    if not results.n:
+        raise ValueError(f"images={cfg.images}: none of the {len(files)} files could be read as an image (their "
+                         f"errors are in {out / 'predictions.csv'})")
     seconds = time.perf_counter() - start
     log.info("%d identified (%d flagged novel), %d unreadable in %.1f s (%.0f images/s, library load and review "
              "included) -> %s", results.n, results.n_novel, len(results.failures), seconds,

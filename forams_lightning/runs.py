@@ -31,9 +31,20 @@ def instantiate_all(group: DictConfig | None) -> list:
     return [instantiate(node) for node in group.values() if isinstance(node, DictConfig) and "_target_" in node]
 
 
-def check_distributed_sampler(trainer, trainer_cfg: DictConfig) -> None:
+def check_schedule(cfg: DictConfig) -> None:
+    """Epochs Lightning would refuse with a traceback, or train forever under a schedule of epochs."""
+    epochs = cfg.trainer.get("max_epochs")
+    if epochs is not None and epochs < -1:
+        raise ValueError(f"trainer.max_epochs={epochs}: a number of epochs >= 0, or -1 to train until stopped")
+    if epochs == -1 and cfg.get("scheduler") and "T_max" in cfg.scheduler:
+        raise ValueError("trainer.max_epochs=-1 trains until stopped, but the cosine schedule needs a number of "
+                         "epochs (its T_max): set trainer.max_epochs=N, or scheduler=none with a stopping rule "
+                         "(trainer.max_time=...)")
+
+
+def check_distributed_sampler(trainer, cfg: DictConfig) -> None:
     """The data module shards P×K batches and evaluation sets itself: Lightning must not swap in its samplers."""
-    if trainer.world_size > 1 and trainer_cfg.get("use_distributed_sampler", True):
+    if trainer.world_size > 1 and cfg.trainer.get("use_distributed_sampler", True):
         raise ValueError("distributed training with forams-lightning needs trainer.use_distributed_sampler=false "
                          "(the data module shards P×K batches and evaluation sets itself); use trainer=ddp")
 

@@ -16,6 +16,7 @@ from forams_lightning.cli import entry_point
 from forams_lightning.config_check import check_config_types
 from forams_lightning.runs import (
     check_distributed_sampler,
+    check_schedule,
     ensure_writable,
     instantiate_all,
     record_run,
@@ -33,6 +34,7 @@ def train(cfg: DictConfig) -> float:
     from hydra.utils import instantiate
 
     check_config_types(cfg)
+    check_schedule(cfg)
     if cfg.get("float32_matmul_precision"):
         torch.set_float32_matmul_precision(cfg.float32_matmul_precision)
     ensure_writable(cfg.paths.output_dir)
@@ -46,7 +48,7 @@ def train(cfg: DictConfig) -> float:
     callbacks = instantiate_all(cfg.get("callbacks"))
     loggers = instantiate_all(cfg.get("logger"))
     trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    check_distributed_sampler(trainer, cfg.trainer)
+    check_distributed_sampler(trainer, cfg)
     for lg in loggers:
         lg.log_hyperparams(cfg)
 

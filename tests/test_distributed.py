@@ -61,6 +61,7 @@ def test_distributed_run_with_lightnings_sampler_swap_is_refused():
     from forams_lightning.runs import check_distributed_sampler
 
     with pytest.raises(ValueError, match="trainer.use_distributed_sampler=false"):
-        check_distributed_sampler(SimpleNamespace(world_size=2), OmegaConf.create({"devices": 2}))
-    check_distributed_sampler(SimpleNamespace(world_size=2), OmegaConf.create({"use_distributed_sampler": False}))
-    check_distributed_sampler(SimpleNamespace(world_size=1), OmegaConf.create({}))  # one process: nothing to swap
+        check_distributed_sampler(SimpleNamespace(world_size=2), OmegaConf.create({"trainer": {"devices": 2}}))
+    off = OmegaConf.create({"trainer": {"use_distributed_sampler": False}})
+    check_distributed_sampler(SimpleNamespace(world_size=2), off)
+    check_distributed_sampler(SimpleNamespace(world_size=1), OmegaConf.create({"trainer": {}}))  # nothing to swap

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypedDict
 
-from forams_lightning.data.images import IMAGE_EXTENSIONS
+from forams_lightning.data.files import image_files
 
 log = logging.getLogger(__name__)
 
@@ -36,19 +36,32 @@ def species_name(folder_name: str) -> str:
     return _NUMBER_PREFIX.sub("", folder_name).strip()
 
 
-def read_species_folders(root: str | Path) -> list[Sample]:
-    """One species per top-level folder of `root`; covers the Endless Forams download layout too."""
-    root = _existing_dir(root)
-    samples = []
-    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "_"))):
-        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+def read_species_folders(root: str | Path, key: str = "data.root") -> list[Sample]:
+    """One species per top-level folder of `root` (its images found by `files.image_files`); covers the Endless
+    Forams download layout too. Folders starting with "." or "_" are not species (said once); a folder name that
+    leaves no species name is refused; `key` names the option in messages."""
+    root = _existing_dir(root, key)
+    folders = sorted(p for p in root.iterdir() if p.is_dir())
+    skipped = [p.name for p in folders if p.name.startswith((".", "_"))]
+    if skipped:
+        log.warning("%s=%s: folders starting with '.' or '_' are not species, skipped: %s", key, root, skipped)
+    samples, names = [], {}
+    for folder in (p for p in folders if not p.name.startswith((".", "_"))):
+        name = species_name(folder.name)
+        if not name:
+            raise ValueError(f"{key}={root}: folder {folder.name!r} leaves no species name; rename it after its "
+                             "species ('Genus species')")
+        if name in names:
+            log.warning("%s=%s: folders %r and %r are both species %r: their images are merged", key, root,
+                        names[name], folder.name, name)
+        names.setdefault(name, folder.name)
+        files = image_files(folder)
         if not files:
             log.warning("species folder %s holds no images; skipped", folder)
             continue
-        name = species_name(folder.name)
         samples += [Sample(str(f), name) for f in files]
     if not samples:
-        raise FileNotFoundError(f"no images found under data.root={root} (expected one folder per species)")
+        raise FileNotFoundError(f"no images found under {key}={root} (expected one folder per species)")
     return samples
 
 
@@ -119,8 +132,10 @@ def spelling_variants(species: list[str]) -> list[list[str]]:
     return [sorted(g) for g in groups.values() if len(g) > 1]
 
 
-def _existing_dir(path: str | Path) -> Path:
+def _existing_dir(path: str | Path | None, key: str = "data.root") -> Path:
+    if path is None or not str(path).strip():  # an empty value would mean the current folder
+        raise ValueError(f"{key} is empty; set {key}=/path/to/your/images")
     path = Path(path).expanduser()
     if not path.is_dir():
-        raise FileNotFoundError(f"data.root={path} is not a folder; set data.root to your image library")
+        raise FileNotFoundError(f"{key}={path} is not a folder; set {key} to your image library")
     return path

@@ -8,18 +8,20 @@ from pathlib import Path
 import torch
 from torch.utils.data import Dataset
 
+from forams_lightning.data.files import image_files, is_regular_file
 from forams_lightning.data.images import IMAGE_EXTENSIONS, try_load_rgb
 
 
 def find_images(images: str) -> list[str]:
-    """A folder (searched recursively for image suffixes), a glob pattern, or one file; sorted."""
+    """A folder (searched recursively, `files.image_files`), a glob pattern, or one file; sorted."""
     path = Path(images).expanduser()
     if path.is_dir():
-        found = [p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
-    elif path.is_file():
+        found = image_files(path)
+    elif path.exists():
         found = [path]
     else:
-        found = [Path(p) for p in glob.glob(str(path), recursive=True) if Path(p).is_file()]
+        found = [Path(p) for p in glob.glob(str(path), recursive=True)
+                 if Path(p).suffix.lower() in IMAGE_EXTENSIONS and is_regular_file(p)]
         if not found and not glob.has_magic(str(path)):
             raise FileNotFoundError(f"images={images}: no such folder or file")
     if not found:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from forams_lightning.reference.reference_library import ReferenceLibrary
+from forams_lightning.reference.storage import missing_originals
 
 
 def describe(library: ReferenceLibrary) -> str:
@@ -16,6 +17,10 @@ def describe(library: ReferenceLibrary) -> str:
     for key in ("created", "checkpoint", "run_dir", "package_version", "git_commit"):
         if key in library.info:
             lines.append(f"{key}: {library.info[key]}")
+    missing = missing_originals(library)
+    if missing:
+        lines.append(f"{missing} of {len(library.files)} reference images are not at their stored paths (the library "
+                     "or the images moved): the review shows the library's own thumbnails of them")
     width = max(len(s) for s in counts) if counts else 0
     lines += ["", "species".ljust(width) + "  references", *(f"{s.ljust(width)}  {n}" for s, n in counts.items())]
     history = library.info.get("history") or []

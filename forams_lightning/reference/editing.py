@@ -41,6 +41,9 @@ def add_references(folder: str | Path, images: str, species: str | None = None,
         fresh, duplicates = _not_yet_references(library, pairs)
         embeddings, good, bad = library.embed([p for p, _, _ in fresh], inference, "new references")
         fresh = [fresh[i] for i in good]
+        if not fresh:
+            raise ValueError(f"images={images}: nothing added ({len(bad)} unreadable or missing, {duplicates} "
+                             "already references; see the warnings above)")
         new_species = sorted({s for _, s, _ in fresh} - {s for s, n in library.counts().items() if n})
         changed = library.with_references(embeddings, [s for _, s, _ in fresh], [p for p, _, _ in fresh],
                                           [h for _, _, h in fresh])
@@ -145,8 +148,8 @@ def _not_yet_references(library: ReferenceLibrary, pairs) -> tuple[list[tuple[st
 
 
 def _reference_hashes(library: ReferenceLibrary) -> list[str]:
-    """The stored hashes, filling in those of references exported before hashes were kept (where the file is
-    still there)."""
+    """The stored hashes, filling in those of references saved before hashes were kept (where the file is still
+    there)."""
     library.hashes = [h or file_sha1(f) for h, f in zip(library.hashes, library.files)]
     return library.hashes
 

@@ -129,6 +129,7 @@ class Specimens:
         r, lib = self.results, self.library
         return [{"file": self.files[r.index[j]], "species": lib.species[r.prediction[j]],
                  "vote_share": float(r.share[j]), "novelty_score": float(r.score[j]), "novel": bool(r.novel[j]),
-                 "neighbours": [{"file": lib.files[g], "species": lib.species[lib.labels[g]], "distance": float(d)}
+                 "neighbours": [{"file": lib.files[g], "species": lib.species[lib.labels[g]], "distance": float(d),
+                                 "thumbnail": lib.thumbnail(g)}
                                 for g, d in zip(r.ids[j], r.distances[j]) if g >= 0]}
                 for j in self.order[item]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -14,6 +15,8 @@ from forams_lightning.metrics.knn import Identification, knn_identify
 from forams_lightning.metrics.novelty import NoveltyScore
 from forams_lightning.metrics.reranking import Reranking, hubness
 from forams_lightning.reference.embedding import Inference, embed_files
+
+THUMBNAILS = "thumbnails"  # the folder of a saved library that holds a small JPEG of every reference, by content hash
 
 
 @dataclass
@@ -31,11 +34,19 @@ class ReferenceLibrary:
     preprocessing: dict = field(default_factory=dict)  # image_size, crop_border, exif_transpose
     info: dict = field(default_factory=dict)  # provenance, calibration, history
     hashes: list[str] = field(default_factory=list)  # sha1 of each reference file's bytes ("" where unknown)
+    folder: Path | None = field(default=None, compare=False)  # where it was loaded from (its thumbnails are there)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived from the references alone
 
     def __post_init__(self):
         if not self.hashes:
             self.hashes = [""] * len(self.files)
+
+    def thumbnail(self, i: int) -> str | None:
+        """The library's own small copy of reference `i` (`reference.storage`), shown where the original is not
+        at its stored path; None where there is none."""
+        if self.folder is None or not self.hashes[i]:
+            return None
+        return str(self.folder / THUMBNAILS / f"{self.hashes[i]}.jpg")
 
     def transform(self):
         return build_transform(self.preprocessing["image_size"], self.preprocessing.get("crop_border"))

@@ -6,7 +6,10 @@
                      `history` (every change, `reference.editing`)
     embedder.pt      state dict of backbone + head (of each member, `members.<i>.*`, for an ensemble)
     index.faiss      exact FAISS index over the reference embeddings
-    references.csv   file, species, label, sha1 (content hash; empty where unknown) of each reference (index order)
+    references.csv   file (resolved), relative (the same from the library folder), species, label, sha1 (content
+                     hash) of each reference, in index order
+    thumbnails/      a 64-px JPEG of every reference, named by its sha1: the review shows it where the original is
+                     not at its stored path (a library mailed to a colleague, images moved)
 
 Loading reads every file as data: the manifest is checked field by field (`reference.manifest`), the network is built
 by the package's own classes from plain arguments, `embedder.pt` holds tensors only; a damaged or tampered file is
@@ -31,11 +34,14 @@ from forams_lightning.checkpoints import load_weights_only
 from forams_lightning.metrics.novelty import NoveltyScore
 from forams_lightning.models.embedder import build_embedder, plain_spec
 from forams_lightning.reference.manifest import FORMAT, VERSION, read_manifest
-from forams_lightning.reference.reference_library import ReferenceLibrary
+from forams_lightning.reference.reference_library import THUMBNAILS, ReferenceLibrary
+from forams_lightning.reference.sources import file_sha1
+from forams_lightning.viz.thumbnails import save_thumbnail
 
 log = logging.getLogger(__name__)
 
 FILES = ("manifest.json", "embedder.pt", "index.faiss", "references.csv")
+THUMBNAIL_SIZE = 64
 
 
 def described(library: ReferenceLibrary) -> dict:
@@ -60,15 +66,51 @@ def save_library(library: ReferenceLibrary, folder: str | Path) -> Path:
     index = faiss.IndexFlatL2(library.embeddings.shape[1])
     index.add(np.ascontiguousarray(library.embeddings, dtype=np.float32))
     faiss.write_index(index, str(tmp / "index.faiss"))
-    atomic_write_csv(tmp / "references.csv", ["file", "species", "label", "sha1"],
-                     [[f, library.species[lab], int(lab), h]
-                      for f, lab, h in zip(library.files, library.labels, library.hashes)])
+    files = [str(Path(f).resolve()) for f in library.files]
+    library.hashes = [h or file_sha1(f) for h, f in zip(library.hashes, files)]  # older libraries kept none
+    atomic_write_csv(tmp / "references.csv", ["file", "relative", "species", "label", "sha1"],
+                     [[f, _relative(f, folder), library.species[lab], int(lab), h]
+                      for f, lab, h in zip(files, library.labels, library.hashes)])
+    write_thumbnails(library, tmp / THUMBNAILS, folder / THUMBNAILS)
     old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
     if folder.exists():
         folder.rename(old)
     tmp.rename(folder)
     shutil.rmtree(old, ignore_errors=True)
+    library.folder = folder
     return folder
+
+
+def write_thumbnails(library: ReferenceLibrary, target: Path, previous: Path) -> None:
+    """A thumbnail of every reference with a content hash: linked from the previous version of the library where it
+    has one, else made from the image (a reference whose image is gone keeps none)."""
+    target.mkdir()
+    made = 0
+    for file, digest in zip(library.files, library.hashes):
+        name = target / f"{digest}.jpg"
+        if not digest or name.exists():
+            continue
+        if (previous / name.name).is_file():
+            _link_or_copy(previous / name.name, name)
+        else:
+            made += save_thumbnail(file, name, THUMBNAIL_SIZE, library.preprocessing.get("exif_transpose", True))
+    if made:
+        log.info("%d reference thumbnails made (kept with the library for the review)", made)
+
+
+def _link_or_copy(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)  # the old version is removed right after: a link costs no copy
+    except OSError:
+        shutil.copyfile(source, target)
+
+
+def _relative(file: str, folder: Path) -> str:
+    """`file` from the library folder, so a tree moved as a whole (library and images) still finds its images."""
+    try:
+        return os.path.relpath(file, folder.resolve())
+    except ValueError:  # another drive
+        return ""
 
 
 def load_library(folder: str | Path, device: str | torch.device = "cpu") -> ReferenceLibrary:
@@ -84,12 +126,12 @@ def load_library(folder: str | Path, device: str | torch.device = "cpu") -> Refe
     embedder = build_embedder(spec, f"{folder / 'manifest.json'}: embedder")  # weights from embedder.pt
     _load_weights(embedder, folder / "embedder.pt")
     embeddings = _read_index(folder / "index.faiss")
-    labels, files, hashes = _read_references(folder / "references.csv", len(embeddings), len(manifest["species"]))
+    labels, files, hashes = _read_references(folder, len(embeddings), len(manifest["species"]))
     library = ReferenceLibrary(
         embedder=embedder.to(device).eval(), embedder_spec=plain_spec(spec), embeddings=embeddings, labels=labels,
         files=files, hashes=hashes, species=manifest["species"], metric=manifest["metric"], k=manifest["k"],
         threshold=float(manifest["novelty_threshold"]), novelty=NoveltyScore(**manifest.get("novelty_score", {})),
-        preprocessing=manifest["preprocessing"])
+        preprocessing=manifest["preprocessing"], folder=folder)
     library.info = {k: v for k, v in manifest.items() if k not in described(library)}
     return library
 
@@ -114,13 +156,15 @@ def _read_index(path: Path) -> np.ndarray:
         raise ValueError(f"{path}: not a readable FAISS index (damaged or truncated)") from None
 
 
-def _read_references(path: Path, n: int, n_species: int) -> tuple[np.ndarray, list[str], list[str]]:
-    """Labels, files and hashes of references.csv, checked against the index and the species list."""
+def _read_references(folder: Path, n: int, n_species: int) -> tuple[np.ndarray, list[str], list[str]]:
+    """Labels, files and hashes of references.csv, checked against the index and the species list. A file that is
+    not at its stored path but is at its path relative to the library (the tree moved as a whole) is taken there."""
+    path = folder / "references.csv"
     try:
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.DictReader(f))
         labels = np.array([int(r["label"]) for r in rows], dtype=int)
-        files = [r["file"] for r in rows]
+        files = [_located(folder, r["file"], r.get("relative")) for r in rows]
     except (UnicodeDecodeError, KeyError, TypeError, ValueError, csv.Error):
         raise ValueError(f"{path}: expected columns file, species, label (a whole number), sha1; the file is "
                          "damaged") from None
@@ -129,6 +173,19 @@ def _read_references(path: Path, n: int, n_species: int) -> tuple[np.ndarray, li
     if len(labels) and not (0 <= labels.min() and labels.max() < n_species):
         raise ValueError(f"{path}: a label outside the manifest's {n_species} species")
     return labels, files, [r.get("sha1") or "" for r in rows]
+
+
+def _located(folder: Path, file: str, relative: str | None) -> str:
+    if relative and not os.path.exists(file):
+        moved = os.path.normpath(folder / relative)
+        if os.path.exists(moved):
+            return moved
+    return file
+
+
+def missing_originals(library: ReferenceLibrary) -> int:
+    """How many reference images are not at their stored paths (the review shows the library's thumbnails)."""
+    return sum(not os.path.exists(f) for f in library.files)
 
 
 def _recover_interrupted_save(folder: Path) -> None:

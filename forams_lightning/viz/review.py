@@ -17,13 +17,14 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from forams_lightning.atomic import atomic_write_text
-from forams_lightning.data.images import load_rgb
+from forams_lightning.viz.thumbnails import save_thumbnail
 
 FILES_DIR = "review_files"
 
@@ -160,7 +161,8 @@ def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[t
 
 def _row(s: dict, thumbs: "_Thumbnails") -> str:
     neighbours = "".join(
-        f'<figure class="{"vote" if nb["species"] == s["species"] else "other"}">{thumbs.img(nb["file"], alt=False)}'
+        f'<figure class="{"vote" if nb["species"] == s["species"] else "other"}">'
+        f'{thumbs.img(nb["file"], alt=False, fallback=nb.get("thumbnail"))}'
         f'<figcaption>{html.escape(nb["species"])}<br>d = {nb["distance"]:.3f}</figcaption></figure>'
         for nb in s["neighbours"])
     flag = ('<div class="flag">NOVEL? far from every reference (novelty score beyond threshold)</div>'
@@ -181,26 +183,26 @@ def _navigation(page: int, pages: int) -> str:
 
 
 class _Thumbnails:
-    """One small JPEG per distinct image, named by a hash of its path, written on first use."""
+    """One small JPEG per distinct image, named by a hash of its path, written on first use; where the image cannot
+    be read (moved, or on another machine), the `fallback` thumbnail a reference library keeps of it is copied."""
 
     def __init__(self, folder: Path, size: int, exif_transpose: bool):
         self.folder, self.size, self.exif_transpose, self.done = folder, size, exif_transpose, {}
 
-    def img(self, file: str, alt: bool = True) -> str:
+    def img(self, file: str, alt: bool = True, fallback: str | None = None) -> str:
         if file not in self.done:
-            self.done[file] = self._write(file)
+            self.done[file] = self._write(file, fallback)
         name = self.done[file]
         if name is None:  # a moved or unreadable image shows as a grey box, not a crash
             return '<div class="missing">not found</div>'
         return f'<img src="{FILES_DIR}/{name}" alt="{html.escape(Path(file).name) if alt else ""}" loading="lazy">'
 
-    def _write(self, file: str) -> str | None:
-        try:
-            img = load_rgb(file, self.exif_transpose)
-        except Exception:  # noqa: BLE001 - whatever the decoder says, the page goes on
-            return None
-        img.thumbnail((self.size, self.size))
+    def _write(self, file: str, fallback: str | None) -> str | None:
         name = hashlib.sha1(file.encode()).hexdigest()[:20] + ".jpg"
-        self.folder.mkdir(parents=True, exist_ok=True)
-        img.save(self.folder / name, format="JPEG", quality=70)  # ~1.2 KB: a 10k-specimen review stays < 30 MB
-        return name
+        if save_thumbnail(file, self.folder / name, self.size, self.exif_transpose):
+            return name
+        if fallback and Path(fallback).is_file():
+            self.folder.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(fallback, self.folder / name)
+            return name
+        return None
