@@ -77,12 +77,11 @@ class RunFolderCheck(Callback):
     written ends the command with one line (Hydra itself would stop with a traceback)."""
 
     def on_run_start(self, config, **_) -> None:
+        from forams_lightning.runs import probe_writable
+
         folder = Path(str(config.hydra.run.dir))
         try:
-            folder.mkdir(parents=True, exist_ok=True)
-            probe = folder / f".write-test-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
+            probe_writable(folder)
         except OSError as error:
             print(f"error: hydra.run.dir={folder}: the run folder cannot be made or written "
                   f"({error.strerror or error}); choose another", file=sys.stderr)

@@ -52,16 +52,21 @@ def check_distributed_sampler(trainer, cfg: DictConfig) -> None:
 MIN_FREE_BYTES = 200 * 2**20  # checkpoints of a ResNet-50 run are ~100 MB each
 
 
+def probe_writable(folder: Path) -> None:
+    """Make `folder` and write a file into it (OSError where either fails)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    probe = folder / f".write-test-{os.getpid()}"
+    probe.write_bytes(b"ok")
+    probe.unlink()
+
+
 def ensure_writable(folder: str | Path) -> Path:
     """Fail before any work when the run folder cannot be created, written, or its disk is (nearly) full."""
     import shutil
 
     folder = Path(folder)
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        probe_writable(folder)
     except OSError as error:
         raise OSError(f"output folder {folder} is not writable ({error.strerror or error}); "
                       "choose another with hydra.run.dir=... (or paths.output_dir)") from error

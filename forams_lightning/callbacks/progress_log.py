@@ -27,8 +27,8 @@ class EpochProgressLog(pl.Callback):
                  every_s: float = 30.0):
         self.metrics, self.every_s = list(metrics), every_s
         self._start, self._first_epoch = 0.0, 0
-        self._eval_start = self._eval_last = 0.0
-        self._eval_done = 0
+        self._eval_last = self._eval_previous = 0.0
+        self._eval_done, self._batch_s = 0, None
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._start, self._first_epoch = time.perf_counter(), trainer.current_epoch
@@ -47,23 +47,31 @@ class EpochProgressLog(pl.Callback):
         log_progress(log, " | ".join(fields))
 
     def _eval_epoch_start(self, trainer, pl_module) -> None:
-        self._eval_start = self._eval_last = time.perf_counter()
-        self._eval_done = 0
+        self._eval_last = self._eval_previous = time.perf_counter()
+        self._eval_done, self._batch_s = 0, None
 
     on_validation_epoch_start = on_test_epoch_start = _eval_epoch_start
 
     def _eval_batch_end(self, trainer, *_args, **_kwargs) -> None:
-        self._eval_done += 1
         now = time.perf_counter()
+        self._eval_done += 1
+        self._batch_s = _recent(self._batch_s, now - self._eval_previous)
+        self._eval_previous = now
         if trainer.sanity_checking or not trainer.is_global_zero or now - self._eval_last < self.every_s:
             return
         self._eval_last = now
         stage = "test" if trainer.testing else "val"
         total = int(sum(trainer.num_test_batches if trainer.testing else trainer.num_val_batches))
-        left = (now - self._eval_start) / self._eval_done * max(total - self._eval_done, 0)
+        left = self._batch_s * max(total - self._eval_done, 0)
         log_progress(log, f"{stage}: {self._eval_done}/{total} batches | left ~{_duration(left)}")
 
     on_validation_batch_end = on_test_batch_end = _eval_batch_end
+
+
+def _recent(mean: float | None, seconds: float, weight: float = 0.5) -> float:
+    """A running mean that follows the recent batches: the loaders of one pass differ in cost (a gallery whose
+    features a frozen backbone remembers takes no time, the unseen species' images take the backbone's)."""
+    return seconds if mean is None else (1 - weight) * mean + weight * seconds
 
 
 def _duration(seconds: float) -> str:
