@@ -153,8 +153,10 @@ def test_fold_multirun_writes_summary_table(tmp_path, cache_dir):
     import subprocess
     import sys
 
+    # the recipe at its cheapest (one network, one view): the sweep and its table are what is tested here
     cmd = [sys.executable, "-m", "forams_lightning.train", "-m", "+experiment=open_set", "data=synthetic_tiny",
-           "data.open_set.folds=3", "data.open_set.fold=0,1", "logger=none",
+           "data.open_set.folds=3", "data.open_set.fold=0,1", "logger=none", "model.backbone.name=efficientnet_lite0",
+           "model.backbone.input_scale=1.0", "model.tta_rotations=1", "callbacks.whitening.rotations=1",
            "trainer=cpu", "+trainer.fast_dev_run=true", "callbacks.rich_progress_bar=null",
            f"paths.cache_dir={cache_dir}", f"hydra.sweep.dir={tmp_path}"]
     subprocess.run(cmd, check=True, capture_output=True, env={**__import__("os").environ, "FORAMS_OFFLINE": "1"})
