@@ -29,9 +29,10 @@ def export(cfg: DictConfig) -> Path:
     if isinstance(cfg.ckpt, ListConfig) and len(cfg.ckpt) > 1 and not cfg.out:
         raise ValueError("ckpt=[...] (an ensemble library) needs out=DIR: it belongs to no single run folder")
     novelty = {k: cfg[f"novelty_{k}"] for k in ("neighbours", "scale_k") if cfg[f"novelty_{k}"] is not None}
+    inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
     library, run_dir = build_library(list(cfg.ckpt) if isinstance(cfg.ckpt, ListConfig) else cfg.ckpt,
                                      cfg.run_dir, list(cfg.reference_parts), cfg.keep_known, cfg.k, cfg.metric,
-                                     novelty, Inference(cfg.batch_size, cfg.num_workers, cfg.device))
+                                     novelty, inference)
     out = save_library(library, cfg.out or run_dir / "library")
     log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
              len(library.files), len(set(library.labels.tolist())), library.threshold, library.metric, out)

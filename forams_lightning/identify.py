@@ -1,8 +1,10 @@
-"""Identify new specimens against a reference library: predictions.csv and review.html in the output folder.
+"""Identify new specimens against a reference library: predictions.csv, groups.csv (candidate new species),
+census.csv/.png (where the images come as samples) and review.html in the output folder.
 
-    python -m forams_lightning.identify library=DIR images=FOLDER_OR_GLOB
+    python -m forams_lightning.identify library=DIR images=FOLDER_OR_GLOB_OR_CSV
 
-What it does: `reference.identification.identify_files` (for scripts), then `viz.review.write_review`.
+What it does: `reference.identification.identify_files` (for scripts), then `reference.novel_groups.write_groups`,
+`reference.census.write_census` and `viz.review.write_review`.
 """
 
 from __future__ import annotations
@@ -22,33 +24,53 @@ log = logging.getLogger(__name__)
 
 def identify(cfg: DictConfig) -> Path:
     """Returns the predictions.csv path. Unreadable files get a row with their error; the rest complete."""
-    from forams_lightning.data.specimens import find_images
+    from forams_lightning.data.samples import sample_images
     from forams_lightning.reference.embedding import Inference
     from forams_lightning.reference.identification import IdentifySettings, identify_files
     from forams_lightning.reference.storage import load_library
-    from forams_lightning.viz.review import write_review
 
     start = time.perf_counter()
-    settings = IdentifySettings(cfg.k, cfg.vote, instantiate(cfg.reranking))
-    inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device)
+    settings = IdentifySettings(cfg.k, cfg.vote, instantiate(cfg.reranking), cfg.groups)
+    inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
     library = load_library(cfg.library, inference.torch_device())
-    files = find_images(cfg.images)
+    if inference.bf16(inference.torch_device()):
+        log.info("embedding with bfloat16 autocast (precision=%s; precision=32 for fp32)", inference.precision)
+    files, samples = sample_images(cfg.images)
     out = Path(cfg.paths.output_dir)
     results = identify_files(library, files, out / "predictions.csv", settings, inference)
-    if cfg.review.enabled:
-        specimens = results.specimens(files, library)
-        write_review(out, specimens, results.failures, title=f"Review: {cfg.images}", species=library.species,
-                     n_novel=specimens.n_novel, thumbnail_size=cfg.review.thumbnail_size,
-                     rows_per_page=cfg.review.rows_per_page,
-                     exif_transpose=library.preprocessing.get("exif_transpose", True))
+    _write_outputs(cfg, out, results, files, samples, library)
     if not results.n:
         raise ValueError(f"images={cfg.images}: none of the {len(files)} files could be read as an image (their "
                          f"errors are in {out / 'predictions.csv'})")
     seconds = time.perf_counter() - start
-    log.info("%d identified (%d flagged novel), %d unreadable in %.1f s (%.0f images/s, library load and review "
-             "included) -> %s", results.n, results.n_novel, len(results.failures), seconds,
+    log.info("%d identified (%d flagged novel, %d candidate groups), %d unreadable in %.1f s (%.0f images/s, library "
+             "load and review included) -> %s", results.n, results.n_novel,
+             len(results.groups.summaries) if results.groups else 0, len(results.failures), seconds,
              len(files) / max(seconds, 1e-9), out / "predictions.csv")
     return out / "predictions.csv"
+
+
+def _write_outputs(cfg: DictConfig, out: Path, results, files: list[str], samples: list[str] | None,
+                   library) -> None:
+    """groups.csv (where specimens were grouped), census.csv/.png (where the images came as samples), review.html."""
+    from forams_lightning.reference.census import write_census
+    from forams_lightning.reference.novel_groups import write_groups
+    from forams_lightning.viz.review import write_review
+
+    groups = results.groups
+    if groups is not None:
+        write_groups(out / "groups.csv", groups, files, results.index, library)
+    if samples is not None and results.n:
+        write_census(out, results.census(samples, library))
+    if cfg.review.enabled:
+        specimens = results.specimens(files, library)
+        named = [(f"G{g + 1}", members, library.species[s.nearest_species], s.nearest_distance)
+                 for g, (members, s) in enumerate(zip(groups.members(files, results.index), groups.summaries))] \
+            if groups else []
+        write_review(out, specimens, results.failures, title=f"Review: {cfg.images}", species=library.species,
+                     n_novel=specimens.n_novel, thumbnail_size=cfg.review.thumbnail_size,
+                     rows_per_page=cfg.review.rows_per_page,
+                     exif_transpose=library.preprocessing.get("exif_transpose", True), groups=named)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="identify")

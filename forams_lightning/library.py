@@ -36,7 +36,8 @@ def run(cfg: DictConfig):
         library = load_library(cfg.library)
         print(describe(library))
         return library
-    inference, files = Inference(cfg.batch_size, cfg.num_workers, cfg.device), _as_list(cfg.files)
+    inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
+    files = _as_list(cfg.files)
     changes = {
         "add": lambda: editing.add_references(cfg.library, cfg.images, cfg.species, inference),
         "remove": lambda: editing.remove_references(cfg.library, cfg.species, files),

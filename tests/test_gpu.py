@@ -31,10 +31,11 @@ def test_compiled_channels_last_backbone_matches_eager():
     from forams_lightning.models.backbones import Backbone
 
     eager = Backbone("resnet18", pretrained=False).cuda().eval()
-    eager.resolve_channels_last(cuda=False)
+    eager.channels_last = False
+    eager.resolve_channels_last()
     fast = Backbone("resnet18", pretrained=False).cuda().eval()
     fast.load_state_dict(eager.state_dict())
-    fast.resolve_channels_last(cuda=True)
+    fast.resolve_channels_last()
     assert fast.channels_last is True
     fast.compile()
     x = torch.rand(8, 3, 96, 96, device="cuda")

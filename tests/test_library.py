@@ -149,11 +149,16 @@ def test_remove_relabel_calibrate_and_show(withheld_run, library, tmp_path, caps
             shutil.copy(path, calibration / name)
     calibrated = _command(library, "command=calibrate", f"images={calibration}", "keep_known=0.9", tmp_path=tmp_path)
     assert calibrated.threshold != dropped.threshold and calibrated.info["calibration"]["keep_known"] == 0.9
+    # the census's confusion is counted again on the calibration images, each in its species' row
+    row = before.species.index(first)
+    assert before.confusion[row].sum() > 0 and calibrated.confusion[row].sum() == 0
+    assert 0 < calibrated.confusion.sum() <= sum(1 for _ in calibration.rglob("*.*"))
     capsys.readouterr()
     _command(library, "command=show", tmp_path=tmp_path)
     shown = capsys.readouterr().out
     assert f"{first}" in shown and "history:" in shown and shown.count("command ") == 4
     assert "recalibrated" in shown and str(calibration) in shown
+    assert "novel specimens grouped at average linkage" in shown and "census adjusted for the confusion" in shown
 
 
 def test_a_killed_add_leaves_the_library_as_it_was(withheld_run, library, tmp_path):
@@ -187,6 +192,19 @@ def test_an_interrupted_swap_is_undone_on_load(library):
     assert len(restored.files) == len(before.splitlines()) - 1
 
 
+def _saved_verdicts(page: str, fill: str, out: Path, tmp_path: Path) -> str:
+    """The verdicts CSV that `page` shows after the `fill` script ran in headless Chromium."""
+    import html as html_lib
+    import re
+
+    (out / "filled.html").write_text(page.replace("</body>", fill))
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(["chromium", *flags, "--dump-dom", (out / "filled.html").as_uri()], capture_output=True,
+                         text=True, timeout=120).stdout
+    return html_lib.unescape(re.search(r'<div id="verdicts-csv">(.*?)</div>', dom, re.S).group(1))
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
 def test_review_verdicts_from_the_browser_form_grow_the_library(withheld_run, library, tmp_path):
     """identify -> review.html in headless Chromium: confirm one row, correct another to a new species, save ->
@@ -207,12 +225,7 @@ def test_review_verdicts_from_the_browser_form_grow_the_library(withheld_run, li
             "const box = rows[1].querySelector('input.correction'); box.value = 'Novum genus';"
             "box.dispatchEvent(new Event('input'));"
             "document.getElementById('save').click();</script></body>")
-    (out / "filled.html").write_text(page.replace("</body>", fill))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(["chromium", *flags, "--dump-dom", (out / "filled.html").as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
-    saved = html_lib.unescape(re.search(r'<div id="verdicts-csv">(.*?)</div>', dom, re.S).group(1))
+    saved = _saved_verdicts(page, fill, out, tmp_path)
     rows = list(csv.DictReader(saved.splitlines()))
     shown = re.findall(r'<tr class="specimen[^"]*" data-file="([^"]+)" data-species="([^"]+)"', page)
     first, second = [(html_lib.unescape(f), html_lib.unescape(s)) for f, s in shown[:2]]
@@ -223,3 +236,79 @@ def test_review_verdicts_from_the_browser_form_grow_the_library(withheld_run, li
     grown = _command(library, "command=add", f"images={verdicts}", tmp_path=tmp_path)
     assert len(grown.files) == len(before.files) + 2 and grown.counts()["Novum genus"] == 1
     assert grown.files[-2:] == [first[0], second[0]]
+
+
+def _samples(withheld_run, tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """Two samples (sub-folders) of held-out known and withheld species' images; the true species of each file."""
+    parts = _split(withheld_run[0])
+    root, truth = tmp_path / "cores", {}
+    for sample, pairs in (("core_A", parts["test"][:6] + parts["unknown_test"][::2]),
+                          ("core_B", parts["test"][6:12] + parts["unknown_test"][1::2])):
+        (root / sample).mkdir(parents=True)
+        for i, (src, species) in enumerate(pairs):
+            truth[str(root / sample / f"{i:03d}.jpg")] = species
+            shutil.copy(src, root / sample / f"{i:03d}.jpg")
+    return root, truth
+
+
+def test_identify_groups_novel_specimens_and_counts_each_sample(withheld_run, library, tmp_path):
+    """A library exported from an open-set run groups the specimens it flags novel (cut calibrated on the run's
+    cross-fitted species) and writes groups.csv, the predictions' group column, census.csv/.png and the group page."""
+    manifest = json.loads((library / "manifest.json").read_text())
+    assert manifest["grouping"]["source"] == "the whitening's cross-fitted training species"
+    assert manifest["confusion"] and sum(c for _, _, c in manifest["confusion"]) > 0
+    root, truth = _samples(withheld_run, tmp_path)
+    out = tmp_path / "identified"
+    identify(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0"], out))
+    with open(out / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    novel = [r for r in rows if r["novel"] == "1"]
+    assert novel and all(r["group"] for r in novel) and not any(r["group"] for r in rows if r["novel"] == "0")
+    with open(out / "groups.csv", newline="") as f:
+        groups = list(csv.DictReader(f))
+    assert sum(int(g["size"]) for g in groups) == len(novel)
+    assert [int(g["size"]) for g in groups] == sorted((int(g["size"]) for g in groups), reverse=True)
+    assert {g["medoid"] for g in groups} <= {r["file"] for r in novel}
+    with open(out / "census.csv", newline="") as f:
+        census = list(csv.DictReader(f))
+    for sample in ("core_A", "core_B"):
+        mine = [r for r in census if r["sample"] == sample]
+        assert sum(int(r["count"]) for r in mine) == sum(f"/{sample}/" in file for file in truth)
+        assert sum(float(r["adjusted_proportion"]) for r in mine) == pytest.approx(1, abs=0.01)
+        assert all(float(r["low_95"]) <= float(r["proportion"]) <= float(r["high_95"]) for r in mine)
+    assert (out / "census.png").stat().st_size > 0 and (out / "review-groups.html").is_file()
+
+
+def test_grouping_every_specimen_or_none(withheld_run, library, tmp_path):
+    root, truth = _samples(withheld_run, tmp_path)
+    for scope in ("all", "none"):
+        out = tmp_path / scope
+        identify(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0", f"groups={scope}",
+                                          "review.enabled=false"], out))
+        with open(out / "predictions.csv", newline="") as f:
+            grouped = [bool(r["group"]) for r in csv.DictReader(f)]
+        assert all(grouped) if scope == "all" else not any(grouped)
+        assert (out / "groups.csv").is_file() == (scope == "all")
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
+def test_naming_a_group_in_the_browser_names_every_member_and_grows_the_library(withheld_run, library, tmp_path):
+    import html as html_lib
+    import re
+
+    root, _ = _samples(withheld_run, tmp_path)
+    out = tmp_path / "identified"
+    identify(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0", "groups=all"], out))
+    page = (out / "review-groups.html").read_text()
+    fill = ("<script>const box = document.querySelector('div.group input.group-name'); box.value = 'Novum genus';"
+            "box.dispatchEvent(new Event('input')); document.getElementById('save').click();</script></body>")
+    saved = _saved_verdicts(page, fill, out, tmp_path)
+    members = json.loads(html_lib.unescape(re.search(r'<div class="group" data-group="G1" data-files="([^"]+)"',
+                                                     page).group(1)))
+    with open(out / "groups.csv", newline="") as f:
+        assert len(members) == int(next(csv.DictReader(f))["size"]) > 1
+    assert list(csv.DictReader(saved.splitlines())) == [{"file": m, "species": "Novum genus"} for m in members]
+    verdicts = tmp_path / "verdicts.csv"
+    verdicts.write_text(saved)
+    grown = _command(library, "command=add", f"images={verdicts}", tmp_path=tmp_path)
+    assert grown.counts()["Novum genus"] == len(members)

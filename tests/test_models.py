@@ -147,3 +147,46 @@ def test_ensemble_concatenates_unit_member_embeddings_by_hand():
     assert torch.allclose(out, expected.expand(2, -1))
     step = ensemble.test_step((torch.zeros(2, 3, 8, 8), torch.tensor([1, 0]), torch.tensor([5, 6])), 0)
     assert torch.equal(step["labels"], torch.tensor([1, 0])) and torch.equal(step["index"], torch.tensor([5, 6]))
+
+
+@pytest.mark.parametrize("setting, expected", [("auto", True), (True, True), (False, False)])
+def test_channels_last_is_laid_out_on_the_cpu_and_leaves_the_embedding_as_it_was(setting, expected):
+    from forams_lightning.models.backbones import resolve_layouts
+
+    torch.manual_seed(0)
+    backbone = Backbone("test_efficientnet", pretrained=False, channels_last=setting).eval()
+    images = torch.rand(4, 3, 32, 32)
+    with torch.no_grad():
+        before = backbone(images)
+        resolve_layouts(backbone)
+        after = backbone(images)
+    conv = next(m for m in backbone.modules() if isinstance(m, nn.Conv2d) and m.weight.shape[-1] > 1)
+    assert backbone.channels_last is expected
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last) is expected
+    torch.testing.assert_close(after, before, rtol=1e-4, atol=1e-5)
+
+
+def test_inference_precision_autocasts_only_the_passes_that_embed():
+    torch.manual_seed(0)
+    module = _module(inference_precision="bf16").eval()
+    batch = (torch.rand(4, 3, 32, 32), torch.zeros(4, dtype=torch.long), torch.arange(4))
+    with torch.no_grad():
+        bf16 = module._embed_batch(batch)["embeddings"]
+        module.inference_precision = "32"
+        fp32 = module._embed_batch(batch)["embeddings"]
+    assert bf16.dtype == torch.float32 and not torch.equal(bf16, fp32)
+    assert torch.nn.functional.cosine_similarity(bf16, fp32).min() > 0.98
+    with pytest.raises(ValueError, match="inference_precision must be 32 or bf16"):
+        _module(inference_precision="fp16")
+
+
+def test_inference_precision_auto_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
+    import forams_lightning.reference.embedding as embedding
+
+    auto = embedding.Inference(precision="auto")
+    for native in (True, False):
+        monkeypatch.setattr(embedding, "native_bf16", lambda native=native: native)
+        assert auto.bf16(torch.device("cpu")) is native and not auto.bf16(torch.device("cuda"))
+    assert embedding.Inference(precision="bf16").bf16(torch.device("cpu"))
+    with pytest.raises(ValueError, match="precision must be one of"):
+        embedding.Inference(precision="16")

@@ -84,7 +84,7 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
 
     out = tmp_path / "identified"
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "vote=majority", "reranking.csls_k=0"], out))
+                                                    "vote=majority", "reranking.csls_k=0", "precision=32"], out))
     with open(predictions, newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert len(rows) == len(truth) + 5
@@ -93,8 +93,8 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     for name in ("deep.tif", "alpha.png"):
         assert rows[str(bad / name)]["species"] and not rows[str(bad / name)]["error"], name
     accuracy = np.mean([rows[f]["species"] == s for f, s in truth.items()])
-    # same checkpoint, references, k, metric, ranking and vote as the training run's test: same answers (one tie
-    # flip allowed)
+    # same checkpoint, references, k, metric, ranking, vote and precision as the training run's test: same answers
+    # (one tie flip allowed)
     assert abs(accuracy - metrics["test/knn_acc"]) <= 1 / len(truth) + 1e-9
     assert {"neighbour_5_species", "neighbour_5_distance", "novel", "vote_share"} <= set(next(iter(rows.values())))
     threshold = load_library(library).threshold  # the flag is the novelty score beyond the threshold
@@ -314,7 +314,7 @@ def test_review_of_a_whole_sample_is_paged_small_and_opens_fast(library, trained
     predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
                                                     "batch_size=128"], out))
     assert len(predictions.read_text().splitlines()) == 2001 and not list(out.glob(".predictions*"))
-    pages = sorted(out.glob("review*.html"))
+    pages = sorted(p for p in out.glob("review*.html") if p.name != "review-groups.html")
     assert len(pages) == 10 and all(p.read_text().count('<tr class="specimen') == 200 for p in pages)
     assert 'href="review-10.html"' in (out / "review.html").read_text()
     thumbs = list((out / "review_files").glob("*.jpg"))
@@ -333,8 +333,9 @@ def test_review_of_a_whole_sample_is_paged_small_and_opens_fast(library, trained
 
 @pytest.mark.slow
 def test_identify_memory_stays_flat_however_large_the_sample(library, tmp_path):
-    """20,000 small images take about the memory of 2,000: predictions stream to disk as they are computed and the
-    review keeps a few numbers per specimen (a real sample is 10k-500k specimens)."""
+    """20,000 small images take about the memory of 2,000: predictions stream to disk as they are computed, the
+    review keeps a few numbers per specimen, the novel ones are grouped on a tree of at most
+    `reference.discovery.MAX_TREE` and the census counts 10 samples (a real sample is 10k-500k specimens)."""
     import subprocess
     import sys
 
@@ -350,14 +351,19 @@ def test_identify_memory_stays_flat_however_large_the_sample(library, tmp_path):
         sample = tmp_path / f"sample_{n}"
         sample.mkdir()
         for i in range(n):
-            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(sample / f"{i:06d}.png")
+            (sample / f"core_{i % 10}").mkdir(exist_ok=True)
+            Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(
+                sample / f"core_{i % 10}" / f"{i:06d}.png")
         out = tmp_path / f"out_{n}"
         done = subprocess.run([sys.executable, "-c", runner, "identify", f"library={library}", f"images={sample}",
-                               "num_workers=0", "batch_size=256", f"hydra.run.dir={out}"],
+                               "num_workers=0", "batch_size=256", "groups=all", f"hydra.run.dir={out}"],
                               capture_output=True, text=True, check=True)
         peaks[n] = int(re.search(r"peak_kib (\d+)", done.stderr).group(1)) / 1024
         assert len((out / "predictions.csv").read_text().splitlines()) == n + 1
         assert f"{n} identified" in (out / "identify.log").read_text()
+        with open(out / "census.csv", newline="") as f:
+            assert sum(int(row["count"]) for row in csv.DictReader(f)) == n
+        assert (out / "groups.csv").is_file()
     assert peaks[20_000] - peaks[2_000] < 100, peaks
 
 

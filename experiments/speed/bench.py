@@ -15,7 +15,9 @@ what it measured):
       the gallery + 4.2k validation queries to embed, FAISS 5-NN): inference images/s measured here, kNN timed at
       that scale (FAISS as this project does vs scikit-learn as the paper's code did);
   (c) data loading images/s (no model): decoding files vs the decoded-image cache, with CPU augmentation and with
-      the augmentation left to the GPU (data.gpu_augment).
+      the augmentation left to the GPU (data.gpu_augment);
+  (d) on a CPU: embedding and training-step images/s in NCHW fp32 (the package before) against channels-last fp32
+      and channels-last bf16 autocast, and the embedding of an open_set library (`cpu_paths.py`).
 --quick: a first look (few steps, one repeat, few loader batches). Quote the ratios: absolute speeds depend on the
 machine.
 """
@@ -134,7 +136,7 @@ class PlainLoop:
         self.dm.trainer = NoTrainer()
         self.device = torch.device(device)
         self.model.to(self.device).train()
-        self.model.backbone.resolve_channels_last(self.device.type == "cuda")
+        self.model.backbone.resolve_channels_last()
         if self.model.compile_backbone:
             self.model.backbone.compile()
         optimizer = self.model.configure_optimizers()
@@ -277,7 +279,7 @@ def main() -> None:
     parser.add_argument("--loading-batches", type=int, default=20)
     parser.add_argument("--compile", action="store_true", help="torch.compile the backbone in both loops")
     parser.add_argument("--quick", action="store_true", help="a first look: 8 steps, 1 repeat, 5 loader batches")
-    parser.add_argument("--skip", default="", help="comma-separated parts to skip: train,eval,loading")
+    parser.add_argument("--skip", default="", help="comma-separated parts to skip: train,eval,loading,cpu")
     args, overrides = parser.parse_known_args()
     if args.quick:
         args.steps, args.warmup, args.repeats, args.loading_batches = 8, 2, 1, 5
@@ -336,6 +338,15 @@ def main() -> None:
                 report.phase("loading", {where: {**{f"{k}_images_per_s": v for k, v in rates.items()},
                                                  "cache_speedup": rates["cache"] / rates["files"]}},
                              f"(c) loading, {where}: files {rates['files']:.0f} img/s, cache {rates['cache']:.0f}")
+    if "cpu" not in skip and not torch.cuda.is_available():
+        import cpu_paths
+
+        cfg = compose(overrides, out)
+        dm, model = build(cfg)
+        values = cpu_paths.measure(model, int(cfg.data.image_size), _batch(dm), args.repeats)
+        report.phase("cpu", values, "(d) CPU paths: " + "; ".join(
+            f"{work} {v['ratio_to_nchw_fp32']['channels_last_fp32']:.2f}× / "
+            f"{v['ratio_to_nchw_fp32']['channels_last_bf16']:.2f}×" for work, v in values.items()))
     report.finish()
 
 
@@ -366,6 +377,10 @@ def markdown(r: dict) -> str:
         what = "augmenting on the CPU" if where == "cpu_augment" else "no CPU augmentation (data.gpu_augment=true)"
         lines += [f"| (c) data loading images/s, {what}: decoded cache / decoding files | "
                   f"**{d['cache_speedup']:.2f}×** ({d['cache_images_per_s']:.0f} / {d['files_images_per_s']:.0f}) |"]
+    if "cpu" in r:
+        import cpu_paths
+
+        lines += cpu_paths.markdown_rows(r["cpu"])
     return "\n".join(lines) + "\n"
 
 

@@ -81,7 +81,8 @@ class WhiteningInit(pl.Callback):
         features, labels = [], []
         was_training = pl_module.training
         pl_module.eval()
-        with torch.inference_mode(), progress(f"whitening: {'+'.join(parts)} images", len(loader.dataset)) as advance:
+        with torch.inference_mode(), pl_module.inference_autocast(pl_module.device), \
+                progress(f"whitening: {'+'.join(parts)} images", len(loader.dataset)) as advance:
             for images, y, _ in loader:
                 images = dm.as_float(images.to(pl_module.device))
                 # test reuses the remembered features

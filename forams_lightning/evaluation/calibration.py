@@ -32,6 +32,14 @@ class CalibrationSets:
             return None
         return cls(tuple((np.asarray(x), np.asarray(y)) for x, y in sets), (state or {}).get("calibration_share"))
 
+    @classmethod
+    def from_checkpoint(cls, checkpoint: dict) -> CalibrationSets | None:
+        """The sets a training checkpoint keeps (`MetricLearningModule.calibration`; checkpoints written before the
+        model kept them hold them in the whitening callback's state)."""
+        legacy = next((s for s in (checkpoint.get("callbacks") or {}).values()
+                       if isinstance(s, dict) and s.get("calibration_sets")), None)
+        return cls.from_state(checkpoint.get("calibration") or legacy)
+
 
 def image_share(labels, all_labels) -> float:
     """The share of their species' images (among `all_labels`, every image of the data) that images of `labels`

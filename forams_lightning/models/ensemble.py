@@ -10,6 +10,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from forams_lightning.models.backbones import resolve_layouts
+
 
 class EmbeddingEnsemble(pl.LightningModule):
     """Concatenates the members' L2-normalised embeddings, scaled by 1/sqrt(members) so the result has unit length:
@@ -25,6 +27,9 @@ class EmbeddingEnsemble(pl.LightningModule):
         if not members:
             raise ValueError("an ensemble needs at least one member")
         self.members = nn.ModuleList(members)
+
+    def setup(self, stage: str) -> None:
+        resolve_layouts(self)
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         parts = [F.normalize(member(images).float(), dim=1) for member in self.members]

@@ -25,7 +25,8 @@ class MetricLearningModule(pl.LightningModule):
     small fine-tuning sets otherwise drag them), ``backbone`` (train the heads only) or ``auto`` (``batchnorm``
     where the backbone starts from pretrained weights, ``none`` from random ones).
     `tta_rotations`: evaluation embeds each image at that many quarter turns and averages (shells and skeletons
-    have no canonical orientation); training is unaffected.
+    have no canonical orientation); training is unaffected. `inference_precision`: ``32``, or ``bf16`` (autocast of
+    the passes that only embed: validation, test and the whitening fit; faster on a CPU with AVX-512 BF16).
     With ``freeze=backbone`` the features that `features(..., remember=True)` computed (the whitening fit's training
     images) are served again to evaluation for the same images (`FeatureMemo`) instead of being recomputed, until the
     end of the test.
@@ -48,6 +49,7 @@ class MetricLearningModule(pl.LightningModule):
         tta_rotations: int = 1,
         compile: bool = False,
         cross_rank_mining: bool = False,
+        inference_precision: str = "32",
     ):
         super().__init__()
         self.backbone = backbone
@@ -71,6 +73,9 @@ class MetricLearningModule(pl.LightningModule):
         for module in self._frozen_modules():
             module.requires_grad_(False)
         self.feature_memo = FeatureMemo() if freeze == "backbone" else None
+        if inference_precision not in ("32", "bf16"):
+            raise ValueError(f"model.inference_precision must be 32 or bf16 (got {inference_precision!r})")
+        self.inference_precision = inference_precision
         self.calibration: CalibrationSets | None = None  # set by callbacks.whitening; kept in the checkpoint
 
     def _frozen_modules(self) -> list[nn.Module]:
@@ -85,9 +90,7 @@ class MetricLearningModule(pl.LightningModule):
             module.eval()
 
     def setup(self, stage: str) -> None:
-        from pytorch_lightning.accelerators import CUDAAccelerator
-
-        self.backbone.resolve_channels_last(isinstance(self.trainer.accelerator, CUDAAccelerator))
+        self.backbone.resolve_channels_last()
         if self.compile_backbone and stage == "fit" and not self._backbone_compiled:
             self.backbone.compile()  # once per module: a second fit (benchmark repeats) reuses the compiled code
             self._backbone_compiled = True
@@ -121,10 +124,7 @@ class MetricLearningModule(pl.LightningModule):
             checkpoint["calibration"] = self.calibration.state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        # checkpoints written before the model kept it hold it in the whitening callback's state
-        legacy = next((s for s in (checkpoint.get("callbacks") or {}).values()
-                       if isinstance(s, dict) and s.get("calibration_sets")), None)
-        self.calibration = CalibrationSets.from_state(checkpoint.get("calibration") or legacy)
+        self.calibration = CalibrationSets.from_checkpoint(checkpoint)
         # Called before the checkpoint's weights replace the backbone's: remembered features survive only a
         # checkpoint of the same backbone (the test pass of the run that fitted them).
         if self.feature_memo:
@@ -156,9 +156,14 @@ class MetricLearningModule(pl.LightningModule):
     def predict_step(self, batch, batch_idx, dataloader_idx: int = 0):
         return self._embed_batch(batch)
 
+    def inference_autocast(self, device: torch.device):
+        """The precision of the passes that only embed (validation, test, the whitening fit)."""
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.inference_precision == "bf16")
+
     def _embed_batch(self, batch) -> dict[str, torch.Tensor]:
         images, labels, index = batch
-        embeddings = rotation_average(self, images, self.tta_rotations)
+        with self.inference_autocast(images.device):
+            embeddings = rotation_average(self, images, self.tta_rotations)
         return {"embeddings": embeddings.float(), "labels": labels, "index": index}
 
     def configure_optimizers(self):

@@ -1,5 +1,6 @@
 """Build a reference library from a trained checkpoint (or an ensemble of them): the network, the training images as
-references, and the novelty threshold calibrated on held-out images of the known species.
+references, the novelty threshold and the confusion calibrated on held-out images of the known species, and the cut
+that groups novel specimens calibrated on species the embedding was not fitted on.
 
     from forams_lightning.reference.build import build_library
     from forams_lightning.reference.storage import save_library
@@ -17,11 +18,16 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from forams_lightning.checkpoints import load_checkpoint
 from forams_lightning.data.catalogue import Catalogue
 from forams_lightning.data.reading import read_catalogue
 from forams_lightning.data.transforms import build_transform
+from forams_lightning.evaluation.calibration import CalibrationSets
+from forams_lightning.evaluation.species_count import SpeciesCount
 from forams_lightning.metrics.novelty import NoveltyScore
+from forams_lightning.metrics.reranking import Reranking
 from forams_lightning.models.embedder import load_embedders
+from forams_lightning.reference.discovery import calibrate_grouping, calibration_sets
 from forams_lightning.reference.embedding import Inference, embed_files
 from forams_lightning.reference.reference_library import ReferenceLibrary
 from forams_lightning.reference.sources import file_sha1
@@ -60,25 +66,48 @@ def build_library(ckpt: str | Sequence[str], run_dir: str | None = None, referen
         k=int(closed.get("k", 5) if k is None else k),
         novelty=NoveltyScore(**{**open_set.get("novelty", {}), **(novelty or {})}), preprocessing=preprocessing,
         info=_provenance(runs, reference_parts), hashes=[file_sha1(f) for f in files])
-    _calibrate(library, catalogue, reference_parts, keep_known, inference)
+    calibration = CalibrationSets.from_checkpoint(load_checkpoint(ckpt)) if len(runs) == 1 else None
+    _calibrate(library, catalogue, reference_parts, keep_known, inference, calibration, open_set)
     return library, run_dir
 
 
 def _calibrate(library: ReferenceLibrary, catalogue: Catalogue, parts: Sequence[str], keep_known: float,
-               inference: Inference) -> None:
-    """The novelty threshold: the score that keeps `keep_known` of the held-out images of the known species. They
-    must not be references themselves (their score would be 0): the validation split, or the test split where the
-    validation images are references."""
+               inference: Inference, calibration: CalibrationSets | None, open_set: dict) -> None:
+    """The novelty threshold (the score that keeps `keep_known` of the held-out images of the known species), the
+    confusion a census adjusts for, and the clustering cut of candidate new species. The held-out images must not be
+    references themselves (their score would be 0): the validation split, or the test split where the validation
+    images are references."""
     part = next((p for p in ("val", "test") if p not in parts and catalogue.paths(p)), None)
+    held_out = None
     if part is None:
         log.warning("no held-out images of the known species (reference_parts=%s): no novelty threshold (no "
-                    "specimen will be flagged novel)", list(parts))
+                    "specimen will be flagged novel) and no confusion for a census to adjust for", list(parts))
         library.info["calibration"] = {"part": None, "n_queries": 0, "keep_known": keep_known}
-        return
-    queries, _, _ = library.embed(catalogue.paths(part), inference, "calibration")
-    library.threshold = float(np.quantile(library.novelty_scores(queries), keep_known))
-    library.info["calibration"] = {"source": f"the training run's {part} split", "part": part,
-                                   "n_queries": len(queries), "keep_known": keep_known}
+    else:
+        queries, good, _ = library.embed(catalogue.paths(part), inference, "calibration")
+        held_out = (queries, np.asarray(catalogue.part_labels(part))[good])
+        library.threshold = float(np.quantile(library.novelty_scores(queries), keep_known))
+        library.confusion = library.held_out_confusion(*held_out)
+        library.info["calibration"] = {"source": f"the training run's {part} split", "part": part,
+                                       "n_queries": len(queries), "keep_known": keep_known}
+    library.grouping = _grouping(library, calibration, held_out, open_set)
+
+
+def _grouping(library: ReferenceLibrary, calibration: CalibrationSets | None, held_out, open_set: dict):
+    """The cut of candidate new species, with the run's open-set clustering settings (`reference.discovery`)."""
+    sets, share, source = calibration_sets(calibration, held_out)
+    if not sets:
+        log.warning("no labelled species to calibrate the grouping of novel specimens on: identify will not group")
+        return None
+    if calibration is None or not calibration.sets:
+        log.warning("grouping of novel specimens calibrated on %s: the groups may split new species more than the "
+                    "open-set recipe's library would (its run keeps species the embedding was not fitted on)", source)
+    grouping = calibrate_grouping(sets, library.metric, SpeciesCount(**open_set.get("species_count", {})),
+                                  Reranking(**{k: v for k, v in open_set.get("reranking", {}).items()
+                                               if k.startswith("expansion")}), share, source)
+    log.info("novel specimens grouped at %s linkage, cut %.4f (calibrated on %s)", grouping.linkage,
+             grouping.threshold, source)
+    return grouping
 
 
 def _evaluation_settings(run) -> tuple[dict, dict]:

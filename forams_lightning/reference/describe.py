@@ -14,6 +14,12 @@ def describe(library: ReferenceLibrary) -> str:
     calibration = library.info.get("calibration") or {}
     if calibration:
         lines.append("threshold calibrated on " + ", ".join(f"{k} {v}" for k, v in calibration.items()))
+    if library.grouping:
+        g = library.grouping
+        lines.append(f"novel specimens grouped at {g.linkage} linkage, cut {g.threshold:.4f}"
+                     + (f", counted at {g.share:.2f} of a sample" if g.share else "") + f", calibrated on {g.source}")
+    if library.confusion is not None:
+        lines.append(f"census adjusted for the confusion of {int(library.confusion.sum())} held-out images")
     for key in ("created", "checkpoint", "run_dir", "package_version", "git_commit"):
         if key in library.info:
             lines.append(f"{key}: {library.info[key]}")

@@ -95,7 +95,8 @@ def relabel_references(folder: str | Path, files: Sequence[str] | None = None, s
 def recalibrate(folder: str | Path, images: str, species: str | None = None, keep_known: float = 0.95,
                 inference: Inference = Inference()) -> tuple[ReferenceLibrary, dict]:
     """The novelty threshold from labelled images of species the library knows: the novelty score that keeps
-    `keep_known` of them (images that are references themselves are left out: their distance is 0)."""
+    `keep_known` of them (images that are references themselves are left out: their distance is 0); the confusion a
+    census adjusts for is counted on them too."""
     def change(library):
         if not images:
             raise ValueError("calibrate needs images=DIR (one folder per known species) or images=CSV "
@@ -110,6 +111,7 @@ def recalibrate(folder: str | Path, images: str, species: str | None = None, kee
             raise ValueError(f"images={images}: need at least 2 readable images that are not references")
         before, changed = library.threshold, library.subset(np.ones(len(library.files), bool))
         changed.threshold = float(np.quantile(library.novelty_scores(embeddings), keep_known))
+        changed.confusion = changed.held_out_confusion(embeddings, [changed.species.index(pairs[i][1]) for i in good])
         changed.info["calibration"] = {"source": str(images), "n_queries": len(good), "keep_known": keep_known,
                                        "when": _now()}
         return changed, {"source": str(images),

@@ -13,6 +13,7 @@ from forams_lightning.atomic import AtomicCsvWriter
 from forams_lightning.metrics.classification import genus_of
 from forams_lightning.metrics.reranking import Reranking
 from forams_lightning.reference.embedding import Inference, iter_embeddings
+from forams_lightning.reference.novel_groups import SCOPES, NovelGroups, fill_group_column, group_specimens
 from forams_lightning.reference.reference_library import ReferenceLibrary
 
 log = logging.getLogger(__name__)
@@ -24,15 +25,20 @@ VOTES = ("balanced", "majority")
 class IdentifySettings:
     """`k` neighbours shown and voting (None: the library's); `vote`: ``balanced`` (a species' votes count as a
     share of min(k, its references), `metrics.knn.knn_vote`) or ``majority`` (the training evaluation's plain vote);
-    `reranking` of the vote and the neighbours shown (cosine libraries)."""
+    `reranking` of the vote and the neighbours shown (cosine libraries); `groups`: which specimens are grouped into
+    candidate new species (``novel``: those flagged novel; ``all``: every one, for a sample known to hold new
+    species; ``none``), by the library's cut (`reference.novel_groups`)."""
 
     k: int | None = None
     vote: str = "balanced"
     reranking: Reranking = field(default_factory=Reranking)
+    groups: str = "novel"
 
     def __post_init__(self):
         if self.vote not in VOTES:
             raise ValueError(f"vote={self.vote!r}: balanced or majority")
+        if self.groups not in SCOPES:
+            raise ValueError(f"groups={self.groups!r}: one of {SCOPES}")
         if self.k is not None and (isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1):
             raise ValueError(f"k={self.k!r}: a whole number >= 1, or null for the library's")
 
@@ -51,7 +57,10 @@ def identify_files(library: ReferenceLibrary, files: list[str], predictions: Pat
     """Writes `predictions` (one row per file, an unreadable file with its error) and returns the results."""
     settings = settings.for_library(library)
     k = settings.k or library.k
-    results = Results(len(files), k)
+    if library.grouping is None and settings.groups != "none":
+        log.info("this library keeps no clustering cut (exported before candidate groups existed, or without "
+                 "labelled species to calibrate one): novel specimens are not grouped; export it again to group them")
+    results = Results(len(files), k, settings.groups if library.grouping is not None else "none")
     with AtomicCsvWriter(predictions, header(k)) as writer:
         for emb, good, bad in iter_embeddings(library.embedder, files, library.transform(),
                                               library.preprocessing.get("exif_transpose", True), inference,
@@ -60,15 +69,18 @@ def identify_files(library: ReferenceLibrary, files: list[str], predictions: Pat
             if good:
                 found, score = library.identify(emb, k, settings.reranking, settings.vote == "balanced")
                 novel = score > library.threshold
-                results.add(good, found, score, novel)
+                results.add(good, found, score, novel, emb)
                 rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})
             writer.write([rows[i] for i in sorted(rows)])
             results.failures += [(files[i], error) for i, error in bad]
+    results.groups = results.grouped(library)
+    if results.groups is not None:
+        fill_group_column(predictions, results.groups.name_of_file(files, results.index))
     return results
 
 
 def header(k: int) -> list[str]:
-    columns = ["file", "species", "genus", "vote_share", "nearest_distance", "novelty_score", "novel"]
+    columns = ["file", "species", "genus", "vote_share", "nearest_distance", "novelty_score", "novel", "group"]
     for j in range(1, k + 1):
         columns += [f"neighbour_{j}_species", f"neighbour_{j}_distance", f"neighbour_{j}_file"]
     return columns + ["error"]
@@ -80,13 +92,13 @@ def _row(file: str, library: ReferenceLibrary, found, score, novel, r: int) -> l
                   for v in (library.species[lab], f"{d:.5f}", library.files[g])]
     padding = [""] * (3 * found.ids.shape[1] - len(neighbours))
     return [file, species, genus_of(species), f"{found.vote_share[r]:.3f}", f"{found.distances[r, 0]:.5f}",
-            f"{score[r]:.5f}", int(novel[r]), *neighbours, *padding, ""]
+            f"{score[r]:.5f}", int(novel[r]), "", *neighbours, *padding, ""]  # group: `fill_group_column`
 
 
 class Results:
     """What the review needs of every identified specimen, in arrays (a few dozen bytes a specimen)."""
 
-    def __init__(self, capacity: int, k: int):
+    def __init__(self, capacity: int, k: int, keep: str = "none"):
         self.index = np.zeros(capacity, np.int64)
         self.prediction = np.zeros(capacity, np.int64)
         self.share = np.zeros(capacity, np.float32)
@@ -95,13 +107,43 @@ class Results:
         self.ids = np.full((capacity, k), -1, np.int64)
         self.distances = np.zeros((capacity, k), np.float32)
         self.n, self.failures = 0, []
+        self.keep, self.kept, self.kept_rows = keep, [], []  # embeddings to group (`SCOPES`) and their rows
+        self.groups: NovelGroups | None = None
 
-    def add(self, indices: list[int], found, score, novel) -> None:
+    def add(self, indices: list[int], found, score, novel, embeddings: np.ndarray | None = None) -> None:
         end, width = self.n + len(indices), found.ids.shape[1]
+        if self.keep != "none" and embeddings is not None:
+            chosen = np.ones(len(indices), bool) if self.keep == "all" else np.asarray(novel, bool)
+            self.kept.append(np.asarray(embeddings)[chosen])
+            self.kept_rows.append(np.arange(self.n, end)[chosen])
         self.index[self.n:end], self.prediction[self.n:end] = indices, found.prediction
         self.share[self.n:end], self.score[self.n:end], self.novel[self.n:end] = found.vote_share, score, novel
         self.ids[self.n:end, :width], self.distances[self.n:end, :width] = found.ids, found.distances
         self.n = end
+
+    def grouped(self, library: ReferenceLibrary) -> NovelGroups | None:
+        """The kept specimens grouped into candidate new species (None where none were kept)."""
+        if not self.kept:
+            return None
+        rows = np.concatenate(self.kept_rows)
+        embeddings = np.concatenate(self.kept) if len(rows) else np.zeros((0, 1), np.float32)
+        self.kept, self.kept_rows = [], []
+        return group_specimens(embeddings, rows, library)
+
+    def group_names(self) -> list[str]:
+        """The candidate group of every result row ("" where not grouped)."""
+        names = [""] * self.n
+        for r, name in zip(self.groups.rows if self.groups else (), self.groups.names if self.groups else ()):
+            names[r] = name
+        return names
+
+    def census(self, samples: list[str], library: ReferenceLibrary) -> list[list]:
+        """`reference.census.census` rows of the identified specimens, `samples` the sample of every file."""
+        from forams_lightning.reference.census import census
+
+        n = self.n
+        return census([samples[i] for i in self.index[:n]], self.prediction[:n], self.novel[:n], self.group_names(),
+                      library.species, library.confusion)
 
     @property
     def n_novel(self) -> int:

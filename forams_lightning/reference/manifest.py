@@ -7,6 +7,8 @@ import json
 import math
 from pathlib import Path
 
+from forams_lightning.metrics.clustering import LINKAGES
+
 FORMAT = "forams-lightning reference library"
 # 1: one network described by `_target_` specs; 2: an ensemble ({"members": [...]}); 3: the network described by
 # plain arguments of the package's own classes (nothing in a manifest names code)
@@ -35,7 +37,32 @@ def read_manifest(path: Path) -> dict:
         if not check(manifest[key]):
             raise ValueError(f"{path}: {key}={_shown(manifest[key])}: expected {expected}")
     _check_parts(path, manifest)
+    _check_discovery(path, manifest)
     return manifest
+
+
+GROUPING = {"threshold": "a number", "linkage": f"one of {list(LINKAGES)}", "share": "null or a number in (0, 1]",
+            "expansion_k": "a whole number >= 0", "expansion_alpha": "a number", "source": "text"}
+
+
+def _check_discovery(path: Path, manifest: dict) -> None:
+    """The optional clustering cut (`grouping`) and confusion counts (`confusion`: [true, identified, count])."""
+    grouping = manifest.get("grouping")
+    if grouping is not None:
+        if not isinstance(grouping, dict) or not set(grouping) <= set(GROUPING) or "threshold" not in grouping:
+            raise ValueError(f"{path}: grouping: expected an object with threshold and some of {sorted(GROUPING)}")
+        checks = {"threshold": _number, "linkage": lambda v: v in LINKAGES, "expansion_alpha": _number,
+                  "share": lambda v: v is None or (_number(v) and 0 < v <= 1), "expansion_k": _whole,
+                  "source": lambda v: isinstance(v, str)}
+        for key, value in grouping.items():
+            if not checks[key](value):
+                raise ValueError(f"{path}: grouping.{key}={_shown(value)}: expected {GROUPING[key]}")
+    cells, n = manifest.get("confusion"), len(manifest["species"])
+    if cells is not None and not (isinstance(cells, list) and all(
+            isinstance(c, list) and len(c) == 3 and all(_whole(v) for v in c) and c[0] < n and c[1] < n
+            for c in cells)):
+        raise ValueError(f"{path}: confusion: expected null or [true, identified, count] triples of whole numbers "
+                         f"(species indices < {n})")
 
 
 def _check_parts(path: Path, manifest: dict) -> None:

@@ -14,8 +14,10 @@ from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify
 from forams_lightning.metrics.novelty import NoveltyScore
 from forams_lightning.metrics.reranking import Reranking, hubness
+from forams_lightning.reference.discovery import Grouping
 from forams_lightning.reference.embedding import Inference, embed_files
 
+IDENTIFY_CSLS_K = 20  # identify's default re-ranking (conf/identify.yaml)
 THUMBNAILS = "thumbnails"  # the folder of a saved library that holds a small JPEG of every reference, by content hash
 
 
@@ -34,6 +36,8 @@ class ReferenceLibrary:
     preprocessing: dict = field(default_factory=dict)  # image_size, crop_border, exif_transpose
     info: dict = field(default_factory=dict)  # provenance, calibration, history
     hashes: list[str] = field(default_factory=list)  # sha1 of each reference file's bytes ("" where unknown)
+    grouping: Grouping | None = None  # the clustering cut of candidate new species (`reference.discovery`)
+    confusion: np.ndarray | None = None  # held-out images of each species (rows) identified as each (columns)
     folder: Path | None = field(default=None, compare=False)  # where it was loaded from (its thumbnails are there)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived from the references alone
 
@@ -82,6 +86,18 @@ class ReferenceLibrary:
         """Novelty score of each query (`novelty`; the references' spreads are computed once)."""
         spread = self._derived(("spread", self.novelty), lambda: self.novelty.spread(self.embeddings, self.metric))
         return self.novelty.distances(self.embeddings, queries, self.metric, spread)
+
+    def held_out_confusion(self, queries: np.ndarray, labels: np.ndarray) -> np.ndarray:
+        """Held-out images of known species (rows: their species) counted by the species `identify` votes them
+        (columns; its default vote, CSLS over 20 for a cosine library), those flagged novel left out as a census
+        leaves them out: the confusion a census adjusts for (`reference.census`)."""
+        kept = self.novelty_scores(queries) <= self.threshold
+        counts = np.zeros((len(self.species), len(self.species)), np.int64)
+        if kept.any():
+            reranking = Reranking(csls_k=IDENTIFY_CSLS_K if self.metric == "cosine" else 0)
+            found, _ = self.identify(queries[kept], reranking=reranking)
+            np.add.at(counts, (np.asarray(labels)[kept], found.prediction), 1)
+        return counts
 
     def expanded_references(self, reranking: Reranking) -> np.ndarray:
         """The references after database-side augmentation (computed once per setting)."""

@@ -33,6 +33,7 @@ from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.checkpoints import load_weights_only
 from forams_lightning.metrics.novelty import NoveltyScore
 from forams_lightning.models.embedder import build_embedder, plain_spec
+from forams_lightning.reference.discovery import Grouping
 from forams_lightning.reference.manifest import FORMAT, VERSION, read_manifest
 from forams_lightning.reference.reference_library import THUMBNAILS, ReferenceLibrary
 from forams_lightning.reference.sources import file_sha1
@@ -50,7 +51,25 @@ def described(library: ReferenceLibrary) -> dict:
             "k": library.k, "novelty_threshold": library.threshold,
             "novelty_score": {"neighbours": library.novelty.neighbours, "scale_k": library.novelty.scale_k},
             "preprocessing": library.preprocessing, "embedder": library.embedder_spec,
-            "embedding_dim": int(library.embeddings.shape[1]), "n_references": len(library.labels)}
+            "embedding_dim": int(library.embeddings.shape[1]), "n_references": len(library.labels),
+            "grouping": library.grouping.state() if library.grouping else None,
+            "confusion": sparse_counts(library.confusion)}
+
+
+def sparse_counts(confusion: np.ndarray | None) -> list[list[int]] | None:
+    """[true, identified, count] of every non-zero cell (a few hundred numbers, not a species² matrix)."""
+    if confusion is None:
+        return None
+    return [[int(i), int(j), int(confusion[i, j])] for i, j in zip(*np.nonzero(confusion))]
+
+
+def dense_counts(cells: list | None, n_species: int) -> np.ndarray | None:
+    if cells is None:
+        return None
+    counts = np.zeros((n_species, n_species), np.int64)
+    for i, j, c in cells:
+        counts[i, j] = c
+    return counts
 
 
 def save_library(library: ReferenceLibrary, folder: str | Path) -> Path:
@@ -131,7 +150,9 @@ def load_library(folder: str | Path, device: str | torch.device = "cpu") -> Refe
         embedder=embedder.to(device).eval(), embedder_spec=plain_spec(spec), embeddings=embeddings, labels=labels,
         files=files, hashes=hashes, species=manifest["species"], metric=manifest["metric"], k=manifest["k"],
         threshold=float(manifest["novelty_threshold"]), novelty=NoveltyScore(**manifest.get("novelty_score", {})),
-        preprocessing=manifest["preprocessing"], folder=folder)
+        preprocessing=manifest["preprocessing"], folder=folder,
+        grouping=Grouping(**manifest["grouping"]) if manifest.get("grouping") else None,
+        confusion=dense_counts(manifest.get("confusion"), len(manifest["species"])))
     library.info = {k: v for k, v in manifest.items() if k not in described(library)}
     return library
 

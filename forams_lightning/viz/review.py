@@ -7,6 +7,9 @@ the references it was voted with (their species and distances), the vote, the no
 `python -m forams_lightning.library add library=DIR images=verdicts.csv` adds to the library. Verdicts persist in the
 browser (localStorage) across pages and reloads.
 
+Candidate new species (`reference.novel_groups`) get a page of their own, review-groups.html: each group's
+thumbnails, its medoid first, and one field that names the group: the name becomes the verdict of every member.
+
 A whole sample is split into pages of `rows_per_page` (review.html, review-2.html, ...); every image is a small JPEG
 stored once in `review_files/` beside the pages, so the folder opens offline, scales to tens of thousands of
 specimens, and can be zipped and mailed.
@@ -16,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import html
+import json
 import math
 import shutil
 from collections.abc import Sequence
@@ -27,6 +31,8 @@ from forams_lightning.atomic import atomic_write_text
 from forams_lightning.viz.thumbnails import save_thumbnail
 
 FILES_DIR = "review_files"
+GROUPS_PAGE = "review-groups.html"
+GROUP_THUMBNAILS = 24  # shown of a group; every member is named with it
 
 STYLE = """
 body { font-family: sans-serif; margin: 1.5em; color: #222; }
@@ -42,6 +48,7 @@ img { display: block; border: 3px solid transparent; }
 .toolbar { position: sticky; top: 0; background: #f5f5f5; padding: 8px; border: 1px solid #ddd; margin: 8px 0; }
 nav a, nav b { margin-right: 6px; }
 #verdicts-csv { white-space: pre; font-size: 11px; color: #555; }
+.group { border-bottom: 1px solid #ddd; padding: 8px 0; } .group h3 { font-size: 14px; margin: 4px 0; }
 """
 
 SCRIPT = r"""
@@ -109,6 +116,23 @@ showCount();
 """
 
 
+# A group's name is the verdict of every member: one entry per file in the verdicts every page shares.
+GROUP_SCRIPT = r"""
+document.querySelectorAll('div.group').forEach(group => {
+  const files = JSON.parse(group.dataset.files);
+  const input = group.querySelector('input.group-name');
+  const names = new Set(files.map(f => verdicts[f]));
+  if (names.size === 1 && verdicts[files[0]]) { input.value = verdicts[files[0]]; }
+  input.addEventListener('input', () => {
+    const name = input.value.trim();
+    files.forEach(f => { if (name) { verdicts[f] = name; } else { delete verdicts[f]; } });
+    storeVerdicts();
+    showCount();
+  });
+});
+"""
+
+
 def uncertainty_order(novel: np.ndarray, vote_share: np.ndarray, novelty_score: np.ndarray) -> np.ndarray:
     """Indices, least certain first: novel specimens, then by ascending vote share, then by descending novelty score
     (the score the novel flag thresholds)."""
@@ -121,42 +145,76 @@ def page_name(page: int) -> str:
 
 def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[tuple[str, str]], title: str,
                  species: list[str], n_novel: int, thumbnail_size: int = 64, rows_per_page: int = 200,
-                 exif_transpose: bool = True) -> list[Path]:
+                 exif_transpose: bool = True, groups: Sequence[tuple[str, list[str], str, float]] = ()) -> list[Path]:
     """Writes the review pages into `folder` (review.html first) and their thumbnails into `folder/review_files/`;
     returns the pages. `specimens`: in the order to show (`uncertainty_order`), a sequence read page by page (slices)
     of dicts with file, species, vote_share, novelty_score, novel, neighbours [{file, species, distance}];
-    `failures`:
-    (file, error) of files that could not be read; `species`: the library's names, offered when correcting."""
+    `failures`: (file, error) of files that could not be read; `species`: the library's names, offered when
+    correcting; `groups`: candidate new species (name, member files with the medoid first, nearest known species,
+    its distance), shown on review-groups.html with one field that names every member."""
     folder = Path(folder)
     thumbs = _Thumbnails(folder / FILES_DIR, thumbnail_size, exif_transpose)
     pages = max(1, math.ceil(len(specimens) / rows_per_page))
-    review_id = hashlib.sha1(f"{folder.resolve()}|{title}|{len(specimens)}".encode()).hexdigest()[:12]
+    page = _Page(title, hashlib.sha1(f"{folder.resolve()}|{title}|{len(specimens)}".encode()).hexdigest()[:12],
+                 species, bool(groups))
     summary = (f"{len(specimens)} specimens identified, {n_novel} flagged novel, "
                f"{len(failures)} unreadable; least certain first, {rows_per_page} a page. Green frame: reference of "
                "the voted species.")
-    datalist = "".join(f'<option value="{html.escape(name)}">' for name in species)
     failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
     written = []
-    for page in range(1, pages + 1):
-        chunk = specimens[(page - 1) * rows_per_page: page * rows_per_page]
+    for number in range(1, pages + 1):
+        chunk = specimens[(number - 1) * rows_per_page: number * rows_per_page]
         rows = "".join(_row(s, thumbs) for s in chunk)
+        content = ("<table><thead><tr><th>specimen</th><th>identification</th><th>nearest references</th>"
+                   f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>{_navigation(number, pages)}"
+                   + (f"<h2>Unreadable files</h2><ul>{failed}</ul>" if failures and number == 1 else ""))
+        written.append(page.write(folder / page_name(number), f"{number}/{pages}",
+                                  f"<p>{summary}</p>{_navigation(number, pages)}", content))
+    if groups:
+        written.append(page.write(folder / GROUPS_PAGE, "candidate groups", f"<p>{_groups_summary(groups)}</p>",
+                                  "".join(_group(g, thumbs) for g in groups), GROUP_SCRIPT))
+    return written
+
+
+class _Page:
+    """What every page of one review shares: the title, the id its verdicts are kept under, the toolbar."""
+
+    def __init__(self, title: str, review_id: str, species: list[str], has_groups: bool):
+        self.title, self.review_id, self.has_groups = title, review_id, has_groups
+        self.datalist = "".join(f'<option value="{html.escape(name)}">' for name in species)
+
+    def write(self, path: Path, label: str, intro: str, content: str, script: str = "") -> Path:
+        links = (f' <a href="{page_name(1)}">specimens</a> | <a href="{GROUPS_PAGE}">candidate groups</a>'
+                 if self.has_groups else "")
         body = (
-            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(title)} ({page}/{pages})</title>'
-            f'<style>{STYLE}</style></head><body data-review="{review_id}"><h1>{html.escape(title)}</h1>'
-            f"<p>{summary}</p>{_navigation(page, pages)}"
-            '<div class="toolbar"><button id="save">Save verdicts (CSV)</button> '
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>{html.escape(self.title)} ({label})</title>'
+            f'<style>{STYLE}</style></head><body data-review="{self.review_id}"><h1>{html.escape(self.title)}</h1>'
+            f'{intro}<div class="toolbar"><button id="save">Save verdicts (CSV)</button> '
             '<span id="n-verdicts">0</span> verdicts from all pages so far, kept in this browser. '
             '<button id="clear">Forget them</button> Then: <code>python -m forams_lightning.library add '
-            'library=DIR images=verdicts.csv</code></div>'
-            f'<datalist id="species">{datalist}</datalist>'
-            "<table><thead><tr><th>specimen</th><th>identification</th><th>nearest references</th>"
-            f"<th>verdict</th></tr></thead><tbody>{rows}</tbody></table>{_navigation(page, pages)}"
-            + (f"<h2>Unreadable files</h2><ul>{failed}</ul>" if failures and page == 1 else "")
-            + f'<h2>Saved verdicts</h2><div id="verdicts-csv"></div><script>{SCRIPT}</script></body></html>')
-        path = folder / page_name(page)
+            f'library=DIR images=verdicts.csv</code>{links}</div><datalist id="species">{self.datalist}</datalist>'
+            f'{content}<h2>Saved verdicts</h2><div id="verdicts-csv"></div><script>{SCRIPT}{script}</script>'
+            "</body></html>")
         atomic_write_text(path, body)
-        written.append(path)
-    return written
+        return path
+
+
+def _groups_summary(groups) -> str:
+    sizes = [len(members) for _, members, _, _ in groups]
+    return (f"{len(groups)} candidate groups of {sum(sizes)} specimens ({sum(s == 1 for s in sizes)} alone), largest "
+            "first, each with its medoid first. A name given to a group (a new species, or a known one) is the "
+            "verdict of every member; clear it to take them back.")
+
+
+def _group(group: tuple[str, list[str], str, float], thumbs: "_Thumbnails") -> str:
+    name, members, nearest, distance = group
+    shown = "".join(f"<figure>{thumbs.img(f)}</figure>" for f in members[:GROUP_THUMBNAILS])
+    more = f" and {len(members) - GROUP_THUMBNAILS} more" if len(members) > GROUP_THUMBNAILS else ""
+    files = html.escape(json.dumps(members))
+    return (f'<div class="group" data-group="{html.escape(name)}" data-files="{files}"><h3>{html.escape(name)}: '
+            f"{len(members)} specimen{'s' if len(members) > 1 else ''}{more}; nearest known species "
+            f"{html.escape(nearest)} (d = {distance:.3f})</h3>{shown}<div><label>name this group: <input "
+            f'class="group-name" list="species" placeholder="species" size="24"></label></div></div>')
 
 
 def _row(s: dict, thumbs: "_Thumbnails") -> str:

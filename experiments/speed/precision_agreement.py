@@ -1,0 +1,49 @@
+"""What bfloat16 inference changes in identify: a library's held-out images (a part of its training run's split)
+embedded in fp32 and with bf16 autocast, identified against the same references.
+
+    python experiments/speed/precision_agreement.py LIBRARY [--part test]
+
+Reports the share of identical votes, the accuracy of each, the novelty flags that differ and the smallest cosine
+similarity between an image's two embeddings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from forams_lightning.data.reading import read_catalogue
+from forams_lightning.metrics.reranking import Reranking
+from forams_lightning.reference.embedding import Inference
+from forams_lightning.reference.reference_library import IDENTIFY_CSLS_K
+from forams_lightning.reference.storage import load_library
+from forams_lightning.saved_runs import read_run_config
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("library")
+    parser.add_argument("--part", default="test")
+    args = parser.parse_args()
+    library = load_library(args.library)
+    _, run_dir, run = read_run_config(library.info["checkpoint"], library.info["run_dir"])
+    catalogue = read_catalogue(run.data, run_dir / "split.csv")
+    files = catalogue.paths(args.part)
+    truth = np.array([library.species.index(catalogue.species[i]) for i in catalogue.part_labels(args.part)])
+    reranking = Reranking(csls_k=IDENTIFY_CSLS_K if library.metric == "cosine" else 0)
+    found = {}
+    for precision in ("32", "bf16"):
+        embeddings, good, _ = library.embed(files, Inference(num_workers=2, precision=precision), precision)
+        votes, score = library.identify(embeddings, reranking=reranking)
+        found[precision] = (embeddings, votes.prediction, score > library.threshold)
+    (e32, p32, n32), (e16, p16, n16) = found["32"], found["bf16"]
+    cosine = np.sum(e32 * e16, 1) / np.linalg.norm(e32, axis=1) / np.linalg.norm(e16, axis=1)
+    print(json.dumps({"part": args.part, "images": len(files), "votes_identical": float(np.mean(p32 == p16)),
+                      "accuracy_fp32": float(np.mean(p32 == truth)), "accuracy_bf16": float(np.mean(p16 == truth)),
+                      "novel_flags_differing": int(np.sum(n32 != n16)), "min_cosine": float(cosine.min())}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
