@@ -64,13 +64,11 @@ def _write_outputs(cfg: DictConfig, out: Path, results, files: list[str], sample
         write_census(out, results.census(samples, library))
     if cfg.review.enabled:
         specimens = results.specimens(files, library)
-        named = [(f"G{g + 1}", members, library.species[s.nearest_species], s.nearest_distance)
-                 for g, (members, s) in enumerate(zip(groups.members(files, results.index), groups.summaries))] \
-            if groups else []
         write_review(out, specimens, results.failures, title=f"Review: {cfg.images}", species=library.species,
                      n_novel=specimens.n_novel, thumbnail_size=cfg.review.thumbnail_size,
                      rows_per_page=cfg.review.rows_per_page,
-                     exif_transpose=library.preprocessing.get("exif_transpose", True), groups=named)
+                     exif_transpose=library.preprocessing.get("exif_transpose", True),
+                     groups=groups.for_review(files, results.index, library.species) if groups else [])
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="identify")

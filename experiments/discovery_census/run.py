@@ -24,20 +24,16 @@ import time
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from forams_lightning.data.reading import read_catalogue
+from forams_lightning.reference.build import run_part
 from forams_lightning.reference.census import sample_census, square_confusion
 from forams_lightning.reference.embedding import Inference
 from forams_lightning.reference.novel_groups import group_specimens
 from forams_lightning.reference.storage import load_library
-from forams_lightning.saved_runs import read_run_config
 
 
 def held_out(library, part: str, inference: Inference):
     """(embeddings, true labels as library species indices, files) of a part of the library's training run."""
-    ckpt, run_dir, run = read_run_config(library.info["checkpoint"], library.info["run_dir"])
-    catalogue = read_catalogue(run.data, run_dir / "split.csv", inference.num_workers)
-    files = catalogue.paths(part)
-    labels = np.array([library.species.index(catalogue.species[i]) for i in catalogue.part_labels(part)])
+    files, labels = run_part(library, part)
     embeddings, good, _ = library.embed(files, inference, part)
     return embeddings, labels[good], [files[i] for i in good]
 
@@ -64,7 +60,7 @@ def discovery(library, part: str, inference: Inference) -> dict:
 
 def simulate(library, embeddings: np.ndarray, truth: np.ndarray, samples: int, size: int, per_sample: int,
              seed: int) -> dict:
-    found, score = library.identify(embeddings, reranking=library_default_reranking(library))
+    found, score = library.identify(embeddings, reranking=library.default_reranking())
     prediction, novel = found.prediction, score > library.threshold
     rng, species = np.random.default_rng(seed), np.unique(truth)
     confusion = square_confusion(library.confusion, len(library.species))
@@ -89,13 +85,6 @@ def simulate(library, embeddings: np.ndarray, truth: np.ndarray, samples: int, s
             "share_flagged_novel": float(novel.mean()),
             "mae": {k: float(np.mean(v)) for k, v in errors.items()},
             "coverage_95": {k: float(np.mean(v)) for k, v in covered.items()}, "cells": len(errors["raw"])}
-
-
-def library_default_reranking(library):
-    from forams_lightning.metrics.reranking import Reranking
-    from forams_lightning.reference.reference_library import IDENTIFY_CSLS_K
-
-    return Reranking(csls_k=IDENTIFY_CSLS_K if library.metric == "cosine" else 0)
 
 
 def main() -> None:

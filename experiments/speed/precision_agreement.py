@@ -14,12 +14,9 @@ import json
 
 import numpy as np
 
-from forams_lightning.data.reading import read_catalogue
-from forams_lightning.metrics.reranking import Reranking
+from forams_lightning.reference.build import run_part
 from forams_lightning.reference.embedding import Inference
-from forams_lightning.reference.reference_library import IDENTIFY_CSLS_K
 from forams_lightning.reference.storage import load_library
-from forams_lightning.saved_runs import read_run_config
 
 
 def main() -> None:
@@ -28,16 +25,13 @@ def main() -> None:
     parser.add_argument("--part", default="test")
     args = parser.parse_args()
     library = load_library(args.library)
-    _, run_dir, run = read_run_config(library.info["checkpoint"], library.info["run_dir"])
-    catalogue = read_catalogue(run.data, run_dir / "split.csv")
-    files = catalogue.paths(args.part)
-    truth = np.array([library.species.index(catalogue.species[i]) for i in catalogue.part_labels(args.part)])
-    reranking = Reranking(csls_k=IDENTIFY_CSLS_K if library.metric == "cosine" else 0)
+    files, truth = run_part(library, args.part)
     found = {}
     for precision in ("32", "bf16"):
         embeddings, good, _ = library.embed(files, Inference(num_workers=2, precision=precision), precision)
-        votes, score = library.identify(embeddings, reranking=reranking)
+        votes, score = library.identify(embeddings, reranking=library.default_reranking())
         found[precision] = (embeddings, votes.prediction, score > library.threshold)
+    truth = truth[good]  # the same readable files in both passes
     (e32, p32, n32), (e16, p16, n16) = found["32"], found["bf16"]
     cosine = np.sum(e32 * e16, 1) / np.linalg.norm(e32, axis=1) / np.linalg.norm(e16, axis=1)
     print(json.dumps({"part": args.part, "images": len(files), "votes_identical": float(np.mean(p32 == p16)),

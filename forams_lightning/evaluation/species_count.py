@@ -68,7 +68,15 @@ class SpeciesCount:
         `share`: count the species on draws of that share of the images (None: cut the whole set)."""
         unseen = len(embeddings) if share is None else max(2, round(share * len(embeddings)))
         threshold = self.threshold(sets, unseen, metric, seed)
-        if share is None:
-            return agglomerative(embeddings, threshold, metric, self.linkage), {"threshold": threshold}
-        k = max(1, round(drawn_count(embeddings, threshold, share, UNSEEN_DRAWS, seed, metric, self.linkage)))
-        return agglomerative_k(embeddings, k, metric, self.linkage), {"threshold": threshold, "share": share}
+        clusters = cut(embeddings, threshold, share, metric, self.linkage, seed)
+        return clusters, {"threshold": threshold, **({} if share is None else {"share": share})}
+
+
+def cut(embeddings: np.ndarray, threshold: float, share: float | None, metric: str, linkage: str,
+        seed: int) -> np.ndarray:
+    """Cluster ids of `embeddings`: the tree cut at `threshold`, or, with a `share`, cut into the mean number of
+    clusters that `threshold` leaves on `UNSEEN_DRAWS` seeded draws of that share of them."""
+    if share is None:
+        return agglomerative(embeddings, threshold, metric, linkage)
+    k = max(1, round(drawn_count(embeddings, threshold, share, UNSEEN_DRAWS, seed, metric, linkage)))
+    return agglomerative_k(embeddings, min(k, len(embeddings)), metric, linkage)

@@ -71,6 +71,16 @@ def build_library(ckpt: str | Sequence[str], run_dir: str | None = None, referen
     return library, run_dir
 
 
+def run_part(library: ReferenceLibrary, part: str) -> tuple[list[str], np.ndarray]:
+    """The files of a part (``test``, ``unknown_test``, ...) of the training run a single-network library was built
+    from, and their species as indices into the library's species (for measuring a library on held-out images)."""
+    runs = read_run_configs(library.info["checkpoint"], library.info["run_dir"])
+    _, run_dir, run = runs[0]
+    catalogue = read_catalogue(run.data, run_dir / "split.csv")
+    labels = [library.species.index(catalogue.species[i]) for i in catalogue.part_labels(part)]
+    return catalogue.paths(part), np.array(labels, dtype=int)
+
+
 def _calibrate(library: ReferenceLibrary, catalogue: Catalogue, parts: Sequence[str], keep_known: float,
                inference: Inference, calibration: CalibrationSets | None, open_set: dict) -> None:
     """The novelty threshold (the score that keeps `keep_known` of the held-out images of the known species), the

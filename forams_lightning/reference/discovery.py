@@ -11,13 +11,12 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from forams_lightning.evaluation.calibration import CalibrationSets
-from forams_lightning.evaluation.species_count import SpeciesCount
-from forams_lightning.metrics.clustering import LINKAGES, agglomerative, agglomerative_k, drawn_count
+from forams_lightning.evaluation.species_count import SpeciesCount, cut
+from forams_lightning.metrics.clustering import LINKAGES
 from forams_lightning.metrics.knn import knn_search
 from forams_lightning.metrics.reranking import Reranking
 from forams_lightning.metrics.vectors import prepared
 
-DRAWS = 5  # as `evaluation.species_count.UNSEEN_DRAWS`
 MEDOID_CANDIDATES = 200  # a group larger than this looks for its medoid among every n-th member (memory stays flat)
 MAX_TREE = 3000  # specimens the hierarchical tree is built on (about 36 MB of distances); the rest join its groups
 
@@ -55,17 +54,11 @@ class Grouping:
         x = self.reranking().expand(np.asarray(embeddings, np.float32)) if n > self.expansion_k else embeddings
         drawn = np.sort(np.random.default_rng(seed).permutation(n)[:MAX_TREE]) if n > MAX_TREE else np.arange(n)
         ids = np.empty(n, np.int64)
-        ids[drawn] = self._cut(x[drawn], metric, seed)
+        ids[drawn] = cut(x[drawn], self.threshold, self.share, metric, self.linkage, seed)
         if len(drawn) < n:
             rest = np.setdiff1d(np.arange(n), drawn)
             ids[rest] = ids[drawn][knn_search(x[drawn], x[rest], 1, metric)[1][:, 0]]
         return by_size(ids)
-
-    def _cut(self, x: np.ndarray, metric: str, seed: int) -> np.ndarray:
-        if self.share is None:
-            return agglomerative(x, self.threshold, metric, self.linkage)
-        k = max(1, round(drawn_count(x, self.threshold, self.share, DRAWS, seed, metric, self.linkage)))
-        return agglomerative_k(x, min(k, len(x)), metric, self.linkage)
 
     def state(self) -> dict:
         return asdict(self)

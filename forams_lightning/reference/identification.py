@@ -123,18 +123,18 @@ class Results:
 
     def grouped(self, library: ReferenceLibrary) -> NovelGroups | None:
         """The kept specimens grouped into candidate new species (None where none were kept)."""
-        if not self.kept:
-            return None
-        rows = np.concatenate(self.kept_rows)
-        embeddings = np.concatenate(self.kept) if len(rows) else np.zeros((0, 1), np.float32)
+        kept, rows = self.kept, self.kept_rows
         self.kept, self.kept_rows = [], []
-        return group_specimens(embeddings, rows, library)
+        if not sum(len(r) for r in rows):
+            return None
+        return group_specimens(np.concatenate(kept), np.concatenate(rows), library)
 
     def group_names(self) -> list[str]:
         """The candidate group of every result row ("" where not grouped)."""
         names = [""] * self.n
-        for r, name in zip(self.groups.rows if self.groups else (), self.groups.names if self.groups else ()):
-            names[r] = name
+        if self.groups:
+            for r, name in zip(self.groups.rows, self.groups.names):
+                names[r] = name
         return names
 
     def census(self, samples: list[str], library: ReferenceLibrary) -> list[list]:

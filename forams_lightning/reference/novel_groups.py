@@ -35,6 +35,16 @@ class NovelGroups:
         """Each group's files, medoid first."""
         return [[files[index[self.rows[m]]] for m in s.members] for s in self.summaries]
 
+    def for_review(self, files: list[str], index: np.ndarray, species: list[str]) -> list[tuple]:
+        """(name, files medoid first, nearest known species, its distance) of each group, as the review shows it."""
+        return [(group_name(g), members, species[s.nearest_species], s.nearest_distance)
+                for g, (members, s) in enumerate(zip(self.members(files, index), self.summaries))]
+
+
+def group_name(group: int) -> str:
+    """G1, G2, ... for groups 0, 1, ... (numbered by decreasing size)."""
+    return f"G{group + 1}"
+
 
 def group_specimens(embeddings: np.ndarray, rows: np.ndarray, library: ReferenceLibrary,
                     seed: int = 0) -> NovelGroups | None:
@@ -43,14 +53,14 @@ def group_specimens(embeddings: np.ndarray, rows: np.ndarray, library: Reference
         return None
     ids = library.grouping.groups(embeddings, library.metric, seed)
     summaries = summarise_groups(embeddings, ids, library.embeddings, library.labels, library.metric)
-    return NovelGroups(np.asarray(rows), [f"G{i + 1}" for i in ids], summaries)
+    return NovelGroups(np.asarray(rows), [group_name(i) for i in ids], summaries)
 
 
 def write_groups(path: Path, groups: NovelGroups, files: list[str], index: np.ndarray,
                  library: ReferenceLibrary) -> None:
     """groups.csv: every group's size, medoid file, and the known species nearest the medoid."""
-    rows = [[f"G{g + 1}", len(s.members), files[index[groups.rows[s.members[0]]]], library.species[s.nearest_species],
-             f"{s.nearest_distance:.5f}"] for g, s in enumerate(groups.summaries)]
+    rows = [[name, len(members), members[0], nearest, f"{distance:.5f}"]
+            for name, members, nearest, distance in groups.for_review(files, index, library.species)]
     atomic_write_csv(path, GROUPS_HEADER, rows)
 
 

@@ -87,6 +87,10 @@ class ReferenceLibrary:
         spread = self._derived(("spread", self.novelty), lambda: self.novelty.spread(self.embeddings, self.metric))
         return self.novelty.distances(self.embeddings, queries, self.metric, spread)
 
+    def default_reranking(self) -> Reranking:
+        """`identify`'s default re-ranking as this library can use it (CSLS ranks by cosine similarity)."""
+        return Reranking(csls_k=IDENTIFY_CSLS_K if self.metric == "cosine" else 0)
+
     def held_out_confusion(self, queries: np.ndarray, labels: np.ndarray) -> np.ndarray:
         """Held-out images of known species (rows: their species) counted by the species `identify` votes them
         (columns; its default vote, CSLS over 20 for a cosine library), those flagged novel left out as a census
@@ -94,8 +98,7 @@ class ReferenceLibrary:
         kept = self.novelty_scores(queries) <= self.threshold
         counts = np.zeros((len(self.species), len(self.species)), np.int64)
         if kept.any():
-            reranking = Reranking(csls_k=IDENTIFY_CSLS_K if self.metric == "cosine" else 0)
-            found, _ = self.identify(queries[kept], reranking=reranking)
+            found, _ = self.identify(queries[kept], reranking=self.default_reranking())
             np.add.at(counts, (np.asarray(labels)[kept], found.prediction), 1)
         return counts
 
