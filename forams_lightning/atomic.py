@@ -38,8 +38,27 @@ def atomic_write_csv(path: str | os.PathLike, header: list[str], rows) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    writer.writerows(rows)
+    writer.writerows(safe_rows(rows))
     atomic_write_text(path, buffer.getvalue())
+
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as the start of a formula (OWASP)
+
+
+def spreadsheet_safe(cell):
+    """A text cell a spreadsheet would run as a formula (`=HYPERLINK(...)` as a species or sample name) behind a
+    quote, as OWASP's rule for CSV injection says; numbers, and text that reads as a number, as they are."""
+    if not isinstance(cell, str) or not cell.startswith(FORMULA_STARTS):
+        return cell
+    try:
+        float(cell)
+        return cell
+    except ValueError:
+        return "'" + cell
+
+
+def safe_rows(rows):
+    return ([spreadsheet_safe(cell) for cell in row] for row in rows)
 
 
 class AtomicCsvWriter:
@@ -58,7 +77,7 @@ class AtomicCsvWriter:
         return self
 
     def write(self, rows) -> None:
-        self.writer.writerows(rows)
+        self.writer.writerows(safe_rows(rows))
         self.file.flush()
 
     def __exit__(self, kind, *_) -> None:

@@ -24,19 +24,27 @@ log = logging.getLogger(__name__)
 def export(cfg: DictConfig) -> Path:
     from forams_lightning.reference.build import build_library
     from forams_lightning.reference.embedding import Inference
-    from forams_lightning.reference.storage import save_library
+    from forams_lightning.reference.replacing import check_target, place_library
 
     if isinstance(cfg.ckpt, ListConfig) and len(cfg.ckpt) > 1 and not cfg.out:
         raise ValueError("ckpt=[...] (an ensemble library) needs out=DIR: it belongs to no single run folder")
+    if cfg.out or not isinstance(cfg.ckpt, ListConfig):  # refusals before minutes of embedding
+        check_target(cfg.out or _run_folder(cfg) / "library", cfg.grown)
     novelty = {k: cfg[f"novelty_{k}"] for k in ("neighbours", "scale_k") if cfg[f"novelty_{k}"] is not None}
     inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
     library, run_dir = build_library(list(cfg.ckpt) if isinstance(cfg.ckpt, ListConfig) else cfg.ckpt,
                                      cfg.run_dir, list(cfg.reference_parts), cfg.keep_known, cfg.k, cfg.metric,
                                      novelty, inference)
-    out = save_library(library, cfg.out or run_dir / "library")
+    out = place_library(library, cfg.out or run_dir / "library", cfg.grown, inference)
     log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
              len(library.files), len(set(library.labels.tolist())), library.threshold, library.metric, out)
     return out
+
+
+def _run_folder(cfg: DictConfig) -> Path:
+    """The training run folder a single checkpoint's library goes into by default (as `saved_runs` reads it)."""
+    ckpt = Path(cfg.ckpt)
+    return Path(cfg.run_dir) if cfg.run_dir else ckpt if ckpt.is_dir() else ckpt.parent.parent
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")

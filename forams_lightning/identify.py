@@ -21,6 +21,8 @@ from forams_lightning.cli import entry_point
 
 log = logging.getLogger(__name__)
 
+BYTES_PER_SPECIMEN = 8192  # a predictions row, its review thumbnail and its share of the pages (measured: ~5 KiB)
+
 
 def identify(cfg: DictConfig) -> Path:
     """Returns the predictions.csv path. Unreadable files get a row with their error; the rest complete."""
@@ -28,6 +30,7 @@ def identify(cfg: DictConfig) -> Path:
     from forams_lightning.reference.embedding import Inference
     from forams_lightning.reference.identification import IdentifySettings, identify_files
     from forams_lightning.reference.storage import load_library
+    from forams_lightning.runs import require_free_space
 
     start = time.perf_counter()
     settings = IdentifySettings(cfg.k, cfg.vote, instantiate(cfg.reranking), cfg.groups)
@@ -37,6 +40,7 @@ def identify(cfg: DictConfig) -> Path:
         log.info("embedding with bfloat16 autocast (precision=%s; precision=32 for fp32)", inference.precision)
     files, samples = sample_images(cfg.images)
     out = Path(cfg.paths.output_dir)
+    require_free_space(out, 2**20 + len(files) * BYTES_PER_SPECIMEN, f"the outputs of {len(files)} specimens")
     results = identify_files(library, files, out / "predictions.csv", settings, inference)
     _write_outputs(cfg, out, results, files, samples, library)
     if not results.n:

@@ -59,7 +59,16 @@ def main(cfg: DictConfig) -> None:
     run(cfg)
 
 
+def _command_word(argv: list[str]) -> None:
+    """`library add ...` reads as `library command=add ...`; a first word that is no command is one line."""
+    if len(argv) > 1 and argv[1] in COMMANDS:
+        argv[1] = f"command={argv[1]}"
+    elif len(argv) > 1 and "=" not in argv[1] and not argv[1].startswith("-"):
+        print(f"error: {argv[1]!r} is not a library command: one of {', '.join(COMMANDS)} (--help shows the usage)",
+              file=sys.stderr)
+        raise SystemExit(1)
+
+
 if __name__ == "__main__":
-    if len(sys.argv) > 1 and sys.argv[1] in COMMANDS:  # `library add ...` reads as `library command=add ...`
-        sys.argv[1] = f"command={sys.argv[1]}"
+    _command_word(sys.argv)
     main()

@@ -40,6 +40,9 @@ def check_schedule(cfg: DictConfig) -> None:
         raise ValueError("trainer.max_epochs=-1 trains until stopped, but the cosine schedule needs a number of "
                          "epochs (its T_max): set trainer.max_epochs=N, or scheduler=none with a stopping rule "
                          "(trainer.max_time=...)")
+    if epochs == -1 and not any(cfg.trainer.get(k) not in (None, -1) for k in ("max_time", "max_steps")):
+        log.warning("trainer.max_epochs=-1 with no trainer.max_time or max_steps: training runs until it is "
+                    "stopped (Ctrl-C saves the last checkpoint and tests it)")
 
 
 def check_distributed_sampler(trainer, cfg: DictConfig) -> None:
@@ -75,6 +78,17 @@ def ensure_writable(folder: str | Path) -> Path:
         raise OSError(f"output folder {folder}: only {free / 2**20:.0f} MiB free on its disk; checkpoints need "
                       f"at least {MIN_FREE_BYTES / 2**20:.0f} MiB")
     return folder
+
+
+def require_free_space(folder: str | Path, need: int, what: str) -> None:
+    """Refuse before the work where `folder`'s disk has less than `need` bytes free for `what`."""
+    import shutil
+
+    existing = next(p for p in (Path(folder).resolve(), *Path(folder).resolve().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if free < need:
+        raise OSError(f"output folder {folder}: {what} need about {need / 2**20:.0f} MiB, {free / 2**20:.1f} MiB "
+                      "free on its disk; free space or choose another with hydra.run.dir=...")
 
 
 def save_run_config(cfg: DictConfig) -> Path:

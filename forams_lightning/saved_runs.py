@@ -27,12 +27,26 @@ def read_run_config(ckpt: str | Path, run_dir: str | Path | None = None) -> tupl
     if not (run_dir / "config.yaml").is_file():
         raise FileNotFoundError(f"{run_dir / 'config.yaml'} not found: set run_dir= to the training run folder "
                                 "that holds config.yaml and split.csv")
-    run = OmegaConf.load(run_dir / "config.yaml")
+    run = read_config_file(run_dir / "config.yaml")
     with open_dict(run):
         run.data.split_file = str(run_dir / "split.csv")
         run.data.output_dir = None  # reading a run, not writing one
         upgrade_evaluation_settings(run)
     return ckpt, run_dir, run
+
+
+def read_config_file(path: Path) -> DictConfig:
+    """A saved run config as data: YAML mapping, every `_target_` it names allowed (`safe_targets`)."""
+    from forams_lightning.safe_targets import check_saved_targets
+
+    try:
+        run = OmegaConf.load(path)
+    except Exception as error:  # noqa: BLE001 - YAML or OmegaConf grammar errors: the file is damaged
+        raise ValueError(f"{path}: not a readable run config ({type(error).__name__}); the file is damaged") from None
+    if not isinstance(run, DictConfig):
+        raise ValueError(f"{path}: expected a mapping of config groups")
+    check_saved_targets(run, path)
+    return run
 
 
 def best_checkpoint(run_dir: Path) -> Path:

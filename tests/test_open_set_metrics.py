@@ -142,10 +142,12 @@ def test_csls_demotes_a_hub_by_hand():
     cos = np.array([0.5, 0.4 + 0.3 * 3**0.5, 3**0.5 / 2])
     _, plain = knn_search(gallery, q, 3, "cosine")
     assert plain.tolist() == [[1, 2, 0]]
-    # CSLS, k = 1: cos - r / 2 = 0.1, 0.920 - 0.4 = 0.520, 0.866 - 0.3 = 0.566 -> c, b, a; plain distances kept
+    # CSLS, k = 1: cos - r / 2 = 0.1, 0.920 - 0.4 = 0.520, 0.866 - 0.3 = 0.566 -> c, b, a; the distances are the
+    # ones ranked by, so they ascend
     distances, ids = knn_search(gallery, q, 3, "cosine", csls_k=1)
     assert ids.tolist() == [[2, 1, 0]]
-    np.testing.assert_allclose(distances, [1 - cos[[2, 1, 0]]], atol=1e-6)
+    np.testing.assert_allclose(distances, [1 - (cos - np.array([0.4, 0.4, 0.3]))[[2, 1, 0]]], atol=1e-6)
+    assert np.all(np.diff(distances) >= 0)
     with pytest.raises(ValueError, match="csls_k needs the cosine metric"):
         knn_search(gallery, q, 3, "l2", csls_k=1)
 

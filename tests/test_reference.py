@@ -60,7 +60,8 @@ def test_library_is_self_describing_and_reloads(library, trained_run):
     assert manifest["checkpoint"] == str((run / metrics["best_checkpoint"]).resolve())  # the run folder's best
     lib = load_library(library)
     assert lib.embeddings.shape == (manifest["n_references"], manifest["embedding_dim"])
-    assert not list(library.parent.glob(".library.*"))  # no temporary folder left behind
+    # no temporary folder left behind (the lock file of library changes stays, as flock files do)
+    assert [p.name for p in library.parent.glob(".library.*")] == [".library.lock"]
 
 
 def test_identify_reproduces_test_metrics_and_survives_bad_files(library, trained_run, tmp_path):
@@ -401,3 +402,58 @@ def test_export_with_val_references_calibrates_on_the_test_images(trained_run, t
     n_test = sum(1 for line in (run / "split.csv").read_text().splitlines() if line.endswith(",test"))
     assert lib.info["calibration"]["part"] == "test" and lib.info["calibration"]["n_queries"] == n_test
     assert 0 < manifest["novelty_threshold"] < np.inf  # validation images are references: their score would be 0
+
+
+def test_export_again_after_library_add_keeps_every_added_reference(trained_run, tmp_path):
+    """The README's flow: export, grow the library from verdicts, export again."""
+    from forams_lightning.reference.editing import add_references
+    from forams_lightning.reference.embedding import Inference
+
+    run, _ = trained_run
+    out = tmp_path / "library"
+    export(compose_app("export", [f"ckpt={run}", "num_workers=0", f"out={out}"], tmp_path))
+    added = tmp_path / "verdicts"
+    for species, shade in (("G. nova", 17), ("G. altera", 240)):
+        for i in range(2):
+            (added / species).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((40, 40, 3), shade + i, np.uint8)).save(added / species / f"{i}.png")
+    add_references(out, str(added), inference=Inference(num_workers=0))
+    grown = load_library(out)
+    with pytest.raises(ValueError, match="has changed since it was exported"):
+        export(compose_app("export", [f"ckpt={run}", "num_workers=0", f"out={out}"], tmp_path))
+    assert load_library(out).hashes == grown.hashes
+    export(compose_app("export", [f"ckpt={run}", "num_workers=0", f"out={out}", "grown=merge"], tmp_path))
+    merged = load_library(out)
+    assert set(grown.hashes) == set(merged.hashes) and merged.counts()["G. nova"] == 2
+    assert len(list(tmp_path.glob("library.before-export-*"))) == 1
+
+
+@pytest.mark.parametrize("command", ["eval", "export", "morphospace"])
+def test_a_tampered_run_folder_config_runs_nothing(trained_run, tmp_path, command):
+    """A shared run folder whose config.yaml names code: refused in one line naming the key; the marker file that
+    running it would create never appears."""
+    from omegaconf import OmegaConf
+
+    from forams_lightning.eval import evaluate
+    from forams_lightning.morphospace import morphospace
+
+    run, metrics = trained_run
+    shared = tmp_path / "shared_run"
+    shutil.copytree(run, shared, ignore=shutil.ignore_patterns("library", "wandb"))
+    marker = tmp_path / "ran.txt"
+    config = OmegaConf.load(shared / "config.yaml")
+    attacks = {"eval": ("data", {"_target_": "logging.basicConfig", "filename": str(marker)}),
+               "export": ("model.backbone", {"_target_": "forams_lightning.runs.subprocess.Popen",
+                                             "args": ["touch", str(marker)]}),
+               "morphospace": ("loss", {"_target_": "forams_lightning.atomic.atomic_write_text",
+                                        "path": str(marker), "text": "ran"})}
+    key, node = attacks[command]
+    OmegaConf.update(config, key, node, merge=False)
+    OmegaConf.save(config, shared / "config.yaml")
+    ckpt = f"ckpt={shared / metrics['best_checkpoint']}"
+    call = {"eval": lambda: evaluate(compose_app("eval", [ckpt, "num_workers=0"], tmp_path / "out")),
+            "export": lambda: export(compose_app("export", [ckpt, "num_workers=0"], tmp_path / "out")),
+            "morphospace": lambda: morphospace(compose_app("morphospace", [ckpt, "num_workers=0"], tmp_path / "out"))}
+    with pytest.raises(ValueError, match=rf"config.yaml: {re.escape(key)}._target_=.* is refused"):
+        call[command]()
+    assert not marker.exists()

@@ -43,9 +43,10 @@ RERANKINGS = ((0, 0), (3, 0), (0, 20), (3, 20))
 def test_species(run: Path) -> tuple[list[str], list[str]]:
     """(paths, species) of the run's unseen test species, from its saved config and split."""
     from hydra.utils import instantiate
-    from omegaconf import OmegaConf
 
-    dm = instantiate(OmegaConf.load(run / "config.yaml").data, split_file=str(run / "split.csv"), output_dir=None)
+    from forams_lightning.saved_runs import read_config_file
+
+    dm = instantiate(read_config_file(run / "config.yaml").data, split_file=str(run / "split.csv"), output_dir=None)
     dm.setup("test")
     return dm.paths("unknown_test"), [dm.species[label] for label in dm.part_labels("unknown_test")]
 

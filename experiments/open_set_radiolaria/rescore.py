@@ -24,7 +24,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from forams_lightning.evaluation.calibration import CalibrationSets, image_share
-from forams_lightning.saved_runs import upgrade_evaluation_settings
+from forams_lightning.saved_runs import read_config_file, upgrade_evaluation_settings
 
 
 def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
@@ -32,7 +32,7 @@ def rescore(run_dir: Path, overrides: list[str]) -> dict[str, float]:
         if not (run_dir / name).is_file():
             sys.exit(f"error: {run_dir / name} not found (a run folder: runs write test_embeddings.npz since "
                      "2026-11-28)")
-    run = OmegaConf.load(run_dir / "config.yaml")
+    run = read_config_file(run_dir / "config.yaml")  # its targets checked: a run folder is data
     upgrade_evaluation_settings(run)
     settings = OmegaConf.merge(run.callbacks.open_set_evaluation.protocol, OmegaConf.from_dotlist(overrides))
     silhouette = settings.pop("k_estimate", "cut") == "silhouette"

@@ -17,10 +17,12 @@ from pathlib import Path
 from typing import TypedDict
 
 from forams_lightning.data.files import image_files
+from forams_lightning.data.names import checked_name
 
 log = logging.getLogger(__name__)
 
-_NUMBER_PREFIX = re.compile(r"^\s*\d+\s*-\s*")
+# An ordinal of up to three digits (Endless Forams numbers 0-34); a longer number ("2024-") is part of the name.
+_NUMBER_PREFIX = re.compile(r"^\s*\d{1,3}\s*-\s*")
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ def read_species_folders(root: str | Path, key: str = "data.root") -> list[Sampl
         log.warning("%s=%s: folders starting with '.' or '_' are not species, skipped: %s", key, root, skipped)
     samples, names = [], {}
     for folder in (p for p in folders if not p.name.startswith((".", "_"))):
-        name = species_name(folder.name)
+        name = checked_name(species_name(folder.name), f"{key}={root}: folder {folder.name!r}")
         if not name:
             raise ValueError(f"{key}={root}: folder {folder.name!r} leaves no species name; rename it after its "
                              "species ('Genus species')")
@@ -62,6 +64,10 @@ def read_species_folders(root: str | Path, key: str = "data.root") -> list[Sampl
         samples += [Sample(str(f), name) for f in files]
     if not samples:
         raise FileNotFoundError(f"no images found under {key}={root} (expected one folder per species)")
+    renamed = [(folder, name) for name, folder in names.items() if folder != name]
+    if renamed:
+        log.info("%s=%s: %d folder names begin with an ordinal that is not part of the species' name (%r is %r)",
+                 key, root, len(renamed), *renamed[0])
     return samples
 
 

@@ -7,6 +7,7 @@ import csv
 import os
 from pathlib import Path
 
+from forams_lightning.data.names import checked_name
 from forams_lightning.data.specimens import find_images
 
 
@@ -14,6 +15,8 @@ def sample_images(images: str) -> tuple[list[str], list[str] | None]:
     """(files, the sample of each file, or None where the images do not come as samples): a folder whose images lie
     in sub-folders is one sample per first-level sub-folder (images directly in it: a sample named after it); a
     flat folder, a glob or one file is no census."""
+    if not str(images or "").strip():
+        raise ValueError("images is empty: give a folder, a glob in quotes, an image or a CSV list of images")
     path = Path(images).expanduser()
     if path.is_file() and path.suffix.lower() == ".csv":
         return listed_images(path)
@@ -23,7 +26,10 @@ def sample_images(images: str) -> tuple[list[str], list[str] | None]:
     parts = [Path(os.path.relpath(f, path)).parts for f in files]
     if all(len(p) == 1 for p in parts):
         return files, None
-    return files, [p[0] if len(p) > 1 else path.resolve().name for p in parts]
+    names = [p[0] if len(p) > 1 else path.resolve().name for p in parts]
+    for name in set(names):
+        checked_name(name, f"images={images}: sample folder {name!r}")
+    return files, names
 
 
 def listed_images(path: Path) -> tuple[list[str], list[str] | None]:
@@ -43,7 +49,7 @@ def listed_images(path: Path) -> tuple[list[str], list[str] | None]:
         if not file:
             raise ValueError(f"{path}:{line}: empty file")
         files.append(str(Path(file) if Path(file).is_absolute() else path.parent / file))
-        samples.append((row.get("sample") or "").strip() or "(no sample)")
+        samples.append(checked_name((row.get("sample") or "").strip() or "(no sample)", f"{path}:{line}"))
     if not files:
         raise ValueError(f"images={path}: the CSV lists no files")
     return files, samples if "sample" in columns else None

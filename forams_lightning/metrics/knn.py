@@ -18,8 +18,8 @@ def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "
     ``l2``: Euclidean distance; ``cosine``: 1 - cosine similarity. `k` is capped at the gallery size.
     `csls_k` > 0 (cosine only): the neighbours are ranked by cos(q, g) - r(g) / 2 instead, r(g) being g's mean
     similarity to its `csls_k` nearest other gallery items (`metrics.reranking.hubness`; CSLS, Conneau et al. 2018),
-    which demotes hubs (pass `hub`, r of every gallery item, to reuse it); the distances returned stay the plain
-    cosine distances (in that rank order, so not necessarily ascending).
+    which demotes hubs (pass `hub`, r of every gallery item, to reuse it); the distances returned are then the ones
+    ranked by, 1 - (cos(q, g) - r(g) / 2), ascending like every other (a reader sees the order the vote used).
     """
     check_metric(metric, "kNN metric")
     if csls_k and metric != "cosine":
@@ -37,8 +37,6 @@ def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "
     index = (faiss.IndexFlatIP if metric == "cosine" else faiss.IndexFlatL2)(gallery.shape[1])
     index.add(np.ascontiguousarray(gallery))
     scores, ids = index.search(np.ascontiguousarray(queries), k)
-    if csls_k:
-        scores = scores + half[ids, 0]
     distances = np.maximum(1.0 - scores, 0) if metric == "cosine" else np.sqrt(np.maximum(scores, 0))  # no -0.000
     return distances, ids
 

@@ -4,6 +4,7 @@ reference library ships, so inference computes exactly the trained embedding."""
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -95,10 +96,32 @@ def _arguments(spec: dict, part: str, where: str) -> dict:
     for key, value in arguments.items():
         if key not in known:
             raise ValueError(f"{where}.{part}.{key}: not an argument of {cls.__name__}")
-        if not isinstance(value, _PLAIN) and not (isinstance(value, list) and all(isinstance(v, _PLAIN)
-                                                                                 for v in value)):
+        values = value if isinstance(value, list) else [value]
+        if not all(isinstance(v, _PLAIN) for v in values):
             raise ValueError(f"{where}.{part}.{key}: expected a plain value or a list of them")
+        if not all(_bounded(v) for v in values) or key in _WHOLE_LISTS and not _whole_list(value):
+            raise ValueError(f"{where}.{part}.{key}={str(value)[:40]}: {_EXPECTED.get(key, 'out of range')}")
     return arguments
+
+
+MAX_NUMBER = 65536  # widths, dimensions, indices: no network of this package has a larger one
+_WHOLE_LISTS = ("layers",)
+_EXPECTED = {"layers": "expected null or a list of whole numbers (feature levels)",
+             "embedding_dim": f"expected null or a whole number up to {MAX_NUMBER}",
+             "hidden_dim": f"expected null or a whole number up to {MAX_NUMBER}",
+             "input_scale": "expected a finite number or a list of them"}
+
+
+def _bounded(value) -> bool:
+    """A finite number no larger than any network of this package needs (checked before it allocates)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return True
+    return math.isfinite(value) and abs(value) <= MAX_NUMBER
+
+
+def _whole_list(value) -> bool:
+    return value is None or isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and
+                                                            0 <= v <= 64 for v in value)
 
 
 def plain_spec(spec: dict) -> dict:

@@ -8,8 +8,10 @@ from forams_lightning.reference.storage import missing_originals
 
 def describe(library: ReferenceLibrary) -> str:
     counts = library.counts()
-    lines = [f"{len(library.files)} references of {sum(n > 0 for n in counts.values())} species, "
-             f"{library.metric} {library.k}-NN, novelty threshold {library.threshold:.4f} on "
+    emptied = [s for s, n in counts.items() if not n]
+    lines = [f"{len(library.files)} references of {len(counts) - len(emptied)} species"
+             + (f" (and {len(emptied)} whose references were all removed)" if emptied else "")
+             + f", {library.metric} {library.k}-NN, novelty threshold {library.threshold:.4f} on "
              f"{novelty_text(library)}"]
     calibration = library.info.get("calibration") or {}
     if calibration:
@@ -28,7 +30,8 @@ def describe(library: ReferenceLibrary) -> str:
         lines.append(f"{missing} of {len(library.files)} reference images are not at their stored paths (the library "
                      "or the images moved): the review shows the library's own thumbnails of them")
     width = max(len(s) for s in counts) if counts else 0
-    lines += ["", "species".ljust(width) + "  references", *(f"{s.ljust(width)}  {n}" for s, n in counts.items())]
+    lines += ["", "species".ljust(width) + "  references",
+              *(f"{s.ljust(width)}  {n or '0 (removed)'}" for s, n in counts.items())]
     history = library.info.get("history") or []
     if history:
         lines += ["", "history:", *(" - " + ", ".join(f"{k} {v}" for k, v in h.items()) for h in history)]

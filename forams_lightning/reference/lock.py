@@ -23,7 +23,7 @@ def library_lock(folder: str | Path, wait_s: float = WAIT_S) -> Iterator[None]:
     so once, then stops with a one-line error; nothing is changed by a writer that did not get the lock."""
     folder = Path(folder)
     path = folder.with_name(f".{folder.name}.lock")
-    with open(path, "a+") as handle:
+    with _open_lock_file(path, folder) as handle:
         deadline, said = time.monotonic() + wait_s, False
         while not _try_lock(handle):
             if time.monotonic() > deadline:
@@ -41,6 +41,19 @@ def library_lock(folder: str | Path, wait_s: float = WAIT_S) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _open_lock_file(path: Path, folder: Path):
+    """The lock file, opened; one that is not a plain file (a folder, a FIFO someone made) or cannot be opened is
+    refused naming it, before anything waits on it."""
+    if path.exists() and not path.is_file() or path.is_symlink():
+        raise ValueError(f"library={folder}: its lock file {path} is not a plain file; remove it (no change of the "
+                         "library is running while it is not a file) and try again")
+    try:
+        return open(path, "a+")
+    except OSError as error:
+        raise OSError(f"library={folder}: its lock file {path} cannot be written ({error.strerror}); the library "
+                      "can be read but not changed from here") from None
 
 
 def _try_lock(handle) -> bool:

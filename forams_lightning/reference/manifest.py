@@ -14,6 +14,10 @@ FORMAT = "forams-lightning reference library"
 # plain arguments of the package's own classes (nothing in a manifest names code)
 VERSION = 3
 METRICS = ("l2", "cosine")
+# Bounds checked before anything is allocated from a manifest: larger values are no library this package writes.
+MAX_K = 1000
+MAX_IMAGE_SIZE = 4096
+MAX_WIDTH = 65536  # embedding and hidden dimensions
 
 
 def read_manifest(path: Path) -> dict:
@@ -51,7 +55,7 @@ def _check_discovery(path: Path, manifest: dict) -> None:
     if grouping is not None:
         if not isinstance(grouping, dict) or not set(grouping) <= set(GROUPING) or "threshold" not in grouping:
             raise ValueError(f"{path}: grouping: expected an object with threshold and some of {sorted(GROUPING)}")
-        checks = {"threshold": _number, "linkage": lambda v: v in LINKAGES, "expansion_alpha": _number,
+        checks = {"threshold": _finite, "linkage": lambda v: v in LINKAGES, "expansion_alpha": _number,
                   "share": lambda v: v is None or (_number(v) and 0 < v <= 1), "expansion_k": _whole,
                   "source": lambda v: isinstance(v, str)}
         for key, value in grouping.items():
@@ -68,18 +72,24 @@ def _check_discovery(path: Path, manifest: dict) -> None:
 def _check_parts(path: Path, manifest: dict) -> None:
     """The nested objects: the novelty score's settings and the preprocessing."""
     novelty = manifest.get("novelty_score", {"neighbours": 1, "scale_k": 0})
+    if not isinstance(novelty, dict) or not set(novelty) <= {"neighbours", "scale_k"}:
+        raise ValueError(f"{path}: novelty_score: expected an object with neighbours and scale_k only")
     for key, least in (("neighbours", 1), ("scale_k", 0)):
-        if not isinstance(novelty, dict) or not _whole(novelty.get(key, least), least):
-            raise ValueError(f"{path}: novelty_score.{key}: expected a whole number >= {least}")
+        if not _whole(novelty.get(key, least), least) or novelty.get(key, least) > MAX_K:
+            raise ValueError(f"{path}: novelty_score.{key}: expected a whole number from {least} to {MAX_K}")
+    dim = manifest.get("embedding_dim", 1)
+    if not _whole(dim, 1) or dim > MAX_WIDTH:
+        raise ValueError(f"{path}: embedding_dim={_shown(dim)}: expected a whole number from 1 to {MAX_WIDTH}")
     prep = manifest["preprocessing"]
-    if not _whole(prep.get("image_size"), 16):
-        raise ValueError(f"{path}: preprocessing.image_size={_shown(prep.get('image_size'))}: expected a whole "
-                         "number >= 16")
+    size = prep.get("image_size")
+    if not _whole(size, 16) or size > MAX_IMAGE_SIZE:
+        raise ValueError(f"{path}: preprocessing.image_size={_shown(size)}: expected a whole number from 16 to "
+                         f"{MAX_IMAGE_SIZE}")
     if not isinstance(prep.get("exif_transpose", True), bool):
         raise ValueError(f"{path}: preprocessing.exif_transpose: expected true or false")
     crop = prep.get("crop_border")
     if crop is not None and not (isinstance(crop, dict) and set(crop) <= {"bottom_fraction", "dark_threshold"}
-                                 and all(_number(v) for v in crop.values())):
+                                 and all(_finite(v) for v in crop.values())):
         raise ValueError(f"{path}: preprocessing.crop_border: expected null or numbers bottom_fraction, "
                          "dark_threshold")
 
@@ -90,6 +100,10 @@ def _whole(value, least: int = 0) -> bool:
 
 def _number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
+
+
+def _finite(value) -> bool:
+    return _number(value) and math.isfinite(value)
 
 
 def _names(value) -> bool:
@@ -105,7 +119,7 @@ def _shown(value) -> str:
 _FIELDS = (
     ("species", _names, "a list of distinct, non-empty species names"),
     ("metric", lambda v: v in METRICS, f"one of {list(METRICS)}"),
-    ("k", lambda v: _whole(v, 1), "a whole number >= 1"),
+    ("k", lambda v: _whole(v, 1) and v <= MAX_K, f"a whole number from 1 to {MAX_K}"),
     ("novelty_threshold", _number, "a number (Infinity: nothing is flagged)"),
     ("preprocessing", lambda v: isinstance(v, dict), "an object"),
     ("embedder", lambda v: isinstance(v, dict), "an object describing the network"),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from forams_lightning.data.files import is_regular_file
 from forams_lightning.data.layouts import read_species_folders, spelling_variants
+from forams_lightning.data.names import checked_name
 from forams_lightning.data.specimens import find_images
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,8 @@ def labelled_images(images: str, species: str | None = None) -> list[tuple[str, 
     if species is not None:
         if not species.strip():
             raise ValueError("species= is empty; give the species' name")
-        return [(str(Path(f).resolve()), species.strip()) for f in find_images(images)]
+        name = checked_name(species.strip(), "species=")
+        return [(str(Path(f).resolve()), name) for f in find_images(images)]
     if not path.is_dir():
         raise FileNotFoundError(f"images={images}: not a folder or a CSV (columns file, species)")
     return [(str(Path(s.path).resolve()), s.species) for s in read_species_folders(path, key="images")]
@@ -58,6 +60,7 @@ def _read_verdicts(path: Path) -> list[tuple[str, str]]:
         file, name = (row.get("file") or "").strip(), (row.get("species") or "").strip()
         if not file or not name:
             raise ValueError(f"{path}:{line}: empty file or species")
+        checked_name(name, f"{path}:{line}")
         resolved = str((Path(file) if Path(file).is_absolute() else path.parent / file).resolve())
         if resolved in first:
             earlier, species = first[resolved]

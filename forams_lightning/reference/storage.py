@@ -20,6 +20,7 @@ kill leaves the old library or the new one.
 from __future__ import annotations
 
 import csv
+import errno
 import json
 import logging
 import os
@@ -73,13 +74,32 @@ def dense_counts(cells: list | None, n_species: int) -> np.ndarray | None:
 
 
 def save_library(library: ReferenceLibrary, folder: str | Path) -> Path:
-    """Written into a temporary sibling folder, then renamed into place: a kill leaves the old library or none."""
-    import faiss
-
+    """Written into a temporary sibling folder, then renamed into place: a kill leaves the old library or none. A
+    write that fails (a full disk) removes its temporary folder and leaves the old library as it was; temporary
+    folders of changes that were killed are removed first."""
     folder = Path(folder)
+    remove_stale_temporaries(folder)
     tmp = folder.with_name(f".{folder.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    try:
+        tmp.mkdir(parents=True)
+        _write_files(library, tmp, folder)
+    except (OSError, RuntimeError) as error:  # torch.save reports a full disk as a RuntimeError
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise OSError(f"library={folder}: could not be written ({_reason(error, folder)}); nothing changed, the "
+                      "temporary copy was removed") from None
+    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        folder.rename(old)
+    tmp.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    library.folder = folder
+    return folder
+
+
+def _write_files(library: ReferenceLibrary, tmp: Path, folder: Path) -> None:
+    import faiss
+
     (tmp / "manifest.json").write_text(json.dumps({**described(library), **library.info}, indent=2, default=str))
     torch.save(library.embedder.state_dict(), tmp / "embedder.pt")
     index = faiss.IndexFlatL2(library.embeddings.shape[1])
@@ -91,13 +111,37 @@ def save_library(library: ReferenceLibrary, folder: str | Path) -> Path:
                      [[f, _relative(f, folder), library.species[lab], int(lab), h]
                       for f, lab, h in zip(files, library.labels, library.hashes)])
     write_thumbnails(library, tmp / THUMBNAILS, folder / THUMBNAILS)
-    old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-    if folder.exists():
-        folder.rename(old)
-    tmp.rename(folder)
-    shutil.rmtree(old, ignore_errors=True)
-    library.folder = folder
-    return folder
+
+
+def _reason(error: Exception, folder: Path) -> str:
+    """What went wrong, in words: the free space where the disk is (nearly) full."""
+    try:
+        free = shutil.disk_usage(folder.parent if folder.parent.exists() else ".").free
+    except OSError:
+        free = None
+    if getattr(error, "errno", None) == errno.ENOSPC or (free is not None and free < 2**20):
+        return f"no space left on its disk: {free / 2**20:.1f} MiB free" if free is not None else "no space left"
+    return getattr(error, "strerror", None) or str(error).splitlines()[0][:200]
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Remove the `.NAME.tmp-PID` folders that changes killed before they finished left beside the library (their
+    process is gone; a running change's own is kept)."""
+    for tmp in folder.parent.glob(f".{folder.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(tmp, ignore_errors=True)
+            log.info("removed %s, left by a change that was killed", tmp)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True
 
 
 def write_thumbnails(library: ReferenceLibrary, target: Path, previous: Path) -> None:

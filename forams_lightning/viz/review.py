@@ -159,7 +159,11 @@ def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[t
                  species, bool(groups))
     summary = (f"{len(specimens)} specimens identified, {n_novel} flagged novel, "
                f"{len(failures)} unreadable; least certain first, {rows_per_page} a page. Green frame: reference of "
-               "the voted species.")
+               "the voted species. Neighbours in the order the vote ranked them, with the distance it ranked by "
+               "(re-ranked where the library is: nearer than the plain distance to a reference close to few "
+               "species). The vote is balanced: a species scores the share of its possible votes (min(k, its "
+               "references)) it gets, so a species known from few references can win with fewer neighbours; "
+               "'vote' is its share of all k.")
     failed = "".join(f"<li>{html.escape(f)}: {html.escape(e)}</li>" for f, e in failures)
     written = []
     for number in range(1, pages + 1):
