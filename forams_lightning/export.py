@@ -34,7 +34,7 @@ def export(cfg: DictConfig) -> Path:
     inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
     library, run_dir = build_library(list(cfg.ckpt) if isinstance(cfg.ckpt, ListConfig) else cfg.ckpt,
                                      cfg.run_dir, list(cfg.reference_parts), cfg.keep_known, cfg.k, cfg.metric,
-                                     novelty, inference)
+                                     novelty, inference, _parts(cfg.calibration_parts))
     out = place_library(library, cfg.out or run_dir / "library", cfg.grown, inference)
     log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
              len(library.files), len(set(library.labels.tolist())), library.threshold, library.metric, out)
@@ -45,6 +45,11 @@ def _run_folder(cfg: DictConfig) -> Path:
     """The training run folder a single checkpoint's library goes into by default (as `saved_runs` reads it)."""
     ckpt = Path(cfg.ckpt)
     return Path(cfg.run_dir) if cfg.run_dir else ckpt if ckpt.is_dir() else ckpt.parent.parent
+
+
+def _parts(value) -> list[str] | None:
+    """A split name or a list of them (null: the default)."""
+    return None if value is None else [str(value)] if isinstance(value, str) else [str(v) for v in value]
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="export")

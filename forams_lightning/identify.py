@@ -57,15 +57,18 @@ def identify(cfg: DictConfig) -> Path:
 def _write_outputs(cfg: DictConfig, out: Path, results, files: list[str], samples: list[str] | None,
                    library) -> None:
     """groups.csv (where specimens were grouped), census.csv/.png (where the images came as samples), review.html."""
-    from forams_lightning.reference.census import write_census
+    from forams_lightning.data.samples import sample_positions
+    from forams_lightning.reference.census_tables import write_census
     from forams_lightning.reference.novel_groups import write_groups
     from forams_lightning.viz.review import write_review
 
     groups = results.groups
     if groups is not None:
         write_groups(out / "groups.csv", groups, files, results.index, library)
-    if samples is not None and results.n:
-        write_census(out, results.census(samples, library))
+    if samples is not None:
+        positions = sample_positions(cfg.images)
+        order = positions.order() if positions else None
+        write_census(out, results.census(files, samples, library, order), library.species, positions)
     if cfg.review.enabled:
         specimens = results.specimens(files, library)
         write_review(out, specimens, results.failures, title=f"Review: {cfg.images}", species=library.species,

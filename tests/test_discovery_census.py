@@ -10,14 +10,8 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from forams_lightning.data.samples import sample_images
 from forams_lightning.evaluation.species_count import SpeciesCount
-from forams_lightning.metrics.census import (
-    adjusted_interval,
-    adjusted_proportions,
-    confusion_rates,
-    wilson_interval,
-)
+from forams_lightning.metrics.census import wilson_interval
 from forams_lightning.metrics.reranking import Reranking
-from forams_lightning.reference.census import census, sample_census, square_confusion
 from forams_lightning.reference.discovery import Grouping, by_size, calibrate_grouping, summarise_groups
 from forams_lightning.reference.manifest import read_manifest
 
@@ -28,34 +22,6 @@ def test_wilson_interval_matches_hand_computed_values():
     np.testing.assert_allclose(low, [0.0, 0.23659, 0.72247], atol=1e-5)
     np.testing.assert_allclose(high, [0.27753, 0.76341, 1.0], atol=1e-5)
     assert [v.tolist() for v in wilson_interval(np.array([0, 0]), 0)] == [[0, 0], [0, 0]]
-
-
-def test_adjusted_proportions_undo_a_known_confusion():
-    rates = np.array([[0.8, 0.2, 0.0], [0.1, 0.9, 0.0], [0.0, 0.3, 0.7]])
-    truth = np.array([0.5, 0.2, 0.3])
-    observed = rates.T @ truth * 300  # counts as identified
-    np.testing.assert_allclose(adjusted_proportions(observed, rates), truth, atol=1e-6)
-    np.testing.assert_allclose(adjusted_proportions(np.array([3.0, 1.0]), np.eye(2)), [0.75, 0.25])
-    # observed shares no true shares explain (more of species 0 than any p can give) stay on the simplex
-    p = adjusted_proportions(np.array([10.0, 0.0]), np.array([[0.5, 0.5], [0.0, 1.0]]))
-    assert p.min() >= 0 and p.sum() == pytest.approx(1) and p[0] == pytest.approx(1)
-
-
-def test_confusion_rates_take_a_species_without_held_out_images_as_identified():
-    rates = confusion_rates(np.array([[3, 1, 0], [0, 0, 0], [0, 1, 1]]))
-    np.testing.assert_allclose(rates, [[0.75, 0.25, 0], [0, 1, 0], [0, 0.5, 0.5]])
-    # prior counts of correct identification: few held-out images stay near the identity
-    np.testing.assert_allclose(confusion_rates(np.array([[0, 2], [0, 0]]), prior=2), [[0.5, 0.5], [0, 1]])
-
-
-def test_adjusted_interval_holds_the_truth_and_narrows_with_a_better_known_confusion():
-    truth = np.array([0.6, 0.4])
-    rates = np.array([[0.9, 0.1], [0.2, 0.8]])
-    counts = np.round(rates.T @ truth * 400).astype(int)
-    few, many = (np.round(rates * n).astype(int) for n in (20, 2000))
-    (lo_few, hi_few), (lo_many, hi_many) = (adjusted_interval(counts, c, draws=300) for c in (few, many))
-    assert np.all(lo_many <= truth) and np.all(truth <= hi_many)
-    assert np.all(hi_few - lo_few > hi_many - lo_many)
 
 
 def test_groups_are_numbered_by_size():
@@ -90,31 +56,6 @@ def test_group_summaries_put_the_medoid_first_and_name_the_nearest_species():
     assert summaries[1].nearest_distance == pytest.approx(0, abs=1e-6)
 
 
-def test_a_sample_census_counts_every_specimen_and_lists_novel_groups_apart():
-    prediction = np.array([0, 0, 1, 1, 1, 0, 0, 0])
-    novel = np.array([0, 0, 0, 0, 0, 1, 1, 1], bool)
-    rows = sample_census(prediction, novel, ["", "", "", "", "", "G2", "G1", "G1"], ["a", "b"], None)
-    table = {r[1]: r for r in rows}
-    assert [r[1] for r in rows] == ["a", "b", "G1", "G2"]
-    assert table["a"][2:4] == [2, 0.25] and table["b"][2:4] == [3, 0.375] and table["G1"][2:4] == [2, 0.25]
-    assert table["a"][6] == pytest.approx(0.25, abs=1e-4)  # no confusion counts: adjusted = counted
-    # the adjustment moves the known species' share only
-    confusion = np.array([[8, 2], [0, 10]])
-    adjusted = {r[1]: r[6] for r in sample_census(prediction, novel, [""] * 5 + ["G2", "G1", "G1"], ["a", "b"],
-                                                   confusion)}
-    # known shares counted 0.4 / 0.6 = Rᵀp with R = [[13, 2], [0, 15]] / 15 (5 prior counts on the diagonal):
-    # p_a = 0.4 * 15 / 13, of the 5 known of 8
-    assert adjusted["a"] == pytest.approx(0.4 * 15 / 13 * 5 / 8, abs=1e-3)
-    assert adjusted["b"] == pytest.approx((1 - 0.4 * 15 / 13) * 5 / 8, abs=1e-3)
-    assert adjusted["G1"] == 0.25
-    assert square_confusion(confusion, 3)[2].tolist() == [0, 0, 0]
-
-
-def test_census_rows_come_per_sample():
-    rows = census(["s2", "s1", "s2"], np.array([0, 1, 1]), np.zeros(3, bool), ["", "", ""], ["a", "b"], None)
-    assert [(r[0], r[2], r[3]) for r in rows] == [("s1", "b", 1), ("s2", "a", 1), ("s2", "b", 1)]
-
-
 def _image(path):
     from PIL import Image
 
@@ -147,14 +88,21 @@ def test_samples_come_from_sub_folders_or_a_csv_column(tmp_path):
     ("grouping", {"threshold": 0.3, "share": 1.5}, "grouping.share"),
     ("confusion", [[0, 5, 3]], "confusion: expected null or"),
     ("confusion", [[0, 1]], "confusion: expected null or"),
+    ("novelty_thresholds", [0.2, "x"], "novelty_thresholds: expected null or at most"),
+    ("novelty_thresholds", [0.2] * 99, "novelty_thresholds: expected null or at most"),
+    ("novelty_model", {"intercept": 1, "slope": 1, "spread": 1}, "novelty_model: expected null or an object"),
+    ("novelty_model", {"intercept": float("nan"), "slope": 1, "spread": 1, "z": 1}, "novelty_model"),
+    ("confusion_flagged", [[0, -1]], "confusion_flagged: expected null or"),
+    ("confusion_flagged", [[999, 1]], "confusion_flagged: expected null or"),
 ])
-def test_a_damaged_grouping_or_confusion_is_refused_naming_the_key(small_library, key, value, message):
+def test_a_damaged_grouping_confusion_or_threshold_is_refused_naming_the_key(small_library, key, value, message):
     path = small_library / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest[key] = value
     path.write_text(json.dumps(manifest))
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as error:
         read_manifest(path)
+    assert "\n" not in str(error.value)
 
 
 def test_beyond_the_tree_size_specimens_join_the_group_of_their_nearest_drawn_one(monkeypatch):

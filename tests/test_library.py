@@ -272,11 +272,21 @@ def test_identify_groups_novel_specimens_and_counts_each_sample(withheld_run, li
     with open(out / "census.csv", newline="") as f:
         census = list(csv.DictReader(f))
     for sample in ("core_A", "core_B"):
-        mine = [r for r in census if r["sample"] == sample]
+        mine = [r for r in census if r["sample"] == sample and r["kind"] in ("species", "unexplained")]
         assert sum(int(r["count"]) for r in mine) == sum(f"/{sample}/" in file for file in truth)
-        assert sum(float(r["adjusted_proportion"]) for r in mine) == pytest.approx(1, abs=0.01)
+        # adjusted shares of the whole sample (posterior medians: they sum to about 1)
+        assert sum(float(r["adjusted_proportion"]) for r in mine) == pytest.approx(1, abs=0.1)
         assert all(float(r["low_95"]) <= float(r["proportion"]) <= float(r["high_95"]) for r in mine)
+        assert all(float(r["adjusted_low_95"]) <= float(r["adjusted_proportion"]) <= float(r["adjusted_high_95"])
+                   for r in mine)
+        groups = [r for r in census if r["sample"] == sample and r["kind"] == "novel group"]
+        assert sum(int(r["count"]) for r in groups) == sum(int(r["count"]) for r in mine if r["kind"] != "species")
+    with open(out / "census-wide.csv", newline="") as f:
+        wide = list(csv.DictReader(f))
+    assert [r["sample"] for r in wide] == ["core_A", "core_B"]
+    assert all(int(r["specimens"]) == sum(f"/{r['sample']}/" in file for file in truth) for r in wide)
     assert (out / "census.png").stat().st_size > 0 and (out / "review-groups.html").is_file()
+    assert (out / "census-wide-adjusted.csv").is_file()
 
 
 def test_grouping_every_specimen_or_none(withheld_run, library, tmp_path):

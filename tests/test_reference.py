@@ -98,8 +98,12 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     # (one tie flip allowed)
     assert abs(accuracy - metrics["test/knn_acc"]) <= 1 / len(truth) + 1e-9
     assert {"neighbour_5_species", "neighbour_5_distance", "novel", "vote_share"} <= set(next(iter(rows.values())))
-    threshold = load_library(library).threshold  # the flag is the novelty score beyond the threshold
-    assert all(int(r["novel"]) == (float(r["novelty_score"]) > threshold) for r in rows.values() if not r["error"])
+    # the flag is the novelty score beyond the threshold of the species the specimen is identified as
+    lib = load_library(library)
+    threshold = dict(zip(lib.species, lib.threshold_table()))
+    assert all(int(r["novel"]) == (float(r["novelty_score"]) > threshold[r["species"]])
+               for r in rows.values() if not r["error"])
+    assert min(threshold.values()) >= lib.threshold  # never below the pooled threshold
     page = (out / "review.html").read_text()
     assert page.count('<tr class="specimen') == len(truth) + 2 and "notes.jpg" in page
     # each row shows the novelty score its flag thresholds
@@ -363,7 +367,7 @@ def test_identify_memory_stays_flat_however_large_the_sample(library, tmp_path):
         assert len((out / "predictions.csv").read_text().splitlines()) == n + 1
         assert f"{n} identified" in (out / "identify.log").read_text()
         with open(out / "census.csv", newline="") as f:
-            assert sum(int(row["count"]) for row in csv.DictReader(f)) == n
+            assert sum(int(row["count"]) for row in csv.DictReader(f) if row["kind"] in ("species", "unexplained")) == n
         assert (out / "groups.csv").is_file()
     assert peaks[20_000] - peaks[2_000] < 100, peaks
 
@@ -391,6 +395,25 @@ def test_novelty_score_is_stored_calibrated_and_used_by_identify(trained_run, tm
     old = load_library(tmp_path / "lib")
     found, score = old.identify(queries)
     np.testing.assert_allclose(score, found.distances[:, 0], rtol=1e-5)
+
+
+def test_export_calibrates_on_every_held_out_split_unless_told(trained_run, tmp_path):
+    """By default the validation and the test images calibrate the thresholds and the census' confusion (the
+    validation split chose the checkpoint); calibration_parts=[val] keeps the test split out; a split that is a
+    reference is refused before anything is embedded."""
+    run, metrics = trained_run
+    ckpt = f"ckpt={run / metrics['best_checkpoint']}"
+    parts = [line.rsplit(",", 1)[1] for line in (run / "split.csv").read_text().splitlines()[1:]]
+    lib = load_library(export(compose_app("export", [ckpt, "num_workers=0", f"out={tmp_path / 'a'}"], tmp_path)))
+    assert lib.info["calibration"]["part"] == "val+test"
+    assert lib.info["calibration"]["n_queries"] == parts.count("val") + parts.count("test")
+    assert int(lib.confusion.sum() + lib.confusion_flagged.sum()) == lib.info["calibration"]["n_queries"]
+    assert lib.species_thresholds is not None and lib.threshold_model is not None
+    only_val = load_library(export(compose_app("export", [ckpt, "num_workers=0", "calibration_parts=[val]",
+                                                          f"out={tmp_path / 'b'}"], tmp_path)))
+    assert only_val.info["calibration"]["n_queries"] == parts.count("val")
+    with pytest.raises(ValueError, match=r"calibration_parts=\['train'\]: \['train'\] are references"):
+        export(compose_app("export", [ckpt, "calibration_parts=train", f"out={tmp_path / 'c'}"], tmp_path))
 
 
 def test_export_with_val_references_calibrates_on_the_test_images(trained_run, tmp_path):

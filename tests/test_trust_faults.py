@@ -192,6 +192,22 @@ def test_identify_writes_a_formula_species_and_sample_as_text(small_library, tmp
     assert "'=SUM(1)" in (tmp_path / "out" / "census.csv").read_text()
 
 
+def test_a_sample_whose_every_image_is_unreadable_keeps_its_row_in_the_census(small_library, tmp_path):
+    from forams_lightning.identify import identify
+
+    _image(tmp_path / "images" / "s1" / "a.png")
+    (tmp_path / "images" / "s2").mkdir(parents=True)
+    (tmp_path / "images" / "s2" / "broken.png").write_bytes(b"not an image")
+    identify(compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'images'}", "num_workers=0",
+                                      "review.enabled=false"], tmp_path / "out"))
+    with open(tmp_path / "out" / "census.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if r["sample"] == "s2"]
+    assert [(r["kind"], r["count"]) for r in rows] == [("unreadable", "1")]
+    with open(tmp_path / "out" / "census-wide.csv", newline="") as f:
+        wide = {r["sample"]: r for r in csv.DictReader(f)}
+    assert wide["s2"]["specimens"] == "0" and wide["s2"]["unreadable"] == "1" and wide["s1"]["specimens"] == "1"
+
+
 @pytest.mark.parametrize("where", ["species folder", "verdicts csv", "sample folder", "species option"])
 def test_names_with_bidirectional_controls_are_refused_naming_where(small_library, tmp_path, where):
     from forams_lightning.data.samples import sample_images

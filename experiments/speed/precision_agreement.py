@@ -30,7 +30,7 @@ def main() -> None:
     for precision in ("32", "bf16"):
         embeddings, good, _ = library.embed(files, Inference(num_workers=2, precision=precision), precision)
         votes, score = library.identify(embeddings, reranking=library.default_reranking())
-        found[precision] = (embeddings, votes.prediction, score > library.threshold)
+        found[precision] = (embeddings, votes.prediction, library.is_novel(score, votes.prediction))
     truth = truth[good]  # the same readable files in both passes
     (e32, p32, n32), (e16, p16, n16) = found["32"], found["bf16"]
     cosine = np.sum(e32 * e16, 1) / np.linalg.norm(e32, axis=1) / np.linalg.norm(e16, axis=1)

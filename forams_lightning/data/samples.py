@@ -1,10 +1,13 @@
 """Which sample each specimen image belongs to: one sub-folder per sample under the images folder, or a ``sample``
-column in a CSV list of images (columns ``file``, optionally ``sample``; paths relative to the CSV's folder)."""
+column in a CSV list of images (columns ``file``, optionally ``sample``; paths relative to the CSV's folder), and
+where a sample lies in its core (an optional ``depth`` or ``age`` column of that list: one value a sample)."""
 
 from __future__ import annotations
 
 import csv
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 from forams_lightning.data.names import checked_name
@@ -53,3 +56,49 @@ def listed_images(path: Path) -> tuple[list[str], list[str] | None]:
     if not files:
         raise ValueError(f"images={path}: the CSV lists no files")
     return files, samples if "sample" in columns else None
+
+
+AXES = ("depth", "age")  # the columns a samples table may place its samples by (the first one present is used)
+
+
+@dataclass(frozen=True)
+class SamplePositions:
+    """Each sample's depth or age (`axis`), as a samples table gives them."""
+
+    axis: str
+    values: dict[str, float]
+
+    def order(self) -> list[str]:
+        """Samples from the top of the core down (smallest depth or age first), ties by name."""
+        return sorted(self.values, key=lambda s: (self.values[s], s))
+
+
+def sample_positions(images: str) -> SamplePositions | None:
+    """The depth or age of every sample of a CSV list of images (None where `images` is no such list or it has
+    neither column). Each sample must have one finite value, the same on all its rows."""
+    path = Path(str(images or "")).expanduser()
+    if not (path.is_file() and path.suffix.lower() == ".csv"):
+        return None
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        axis = next((a for a in AXES if a in (reader.fieldnames or [])), None)
+        if axis is None or "sample" not in (reader.fieldnames or []):
+            return None
+        values: dict[str, tuple[float, int]] = {}
+        for line, row in enumerate(reader, start=2):
+            sample = (row.get("sample") or "").strip() or "(no sample)"
+            value = _position(row.get(axis), f"{path}:{line}: {axis}")
+            if values.setdefault(sample, (value, line))[0] != value:
+                raise ValueError(f"{path}:{line}: sample {sample!r} is at {axis} {value:g} here but "
+                                 f"{values[sample][0]:g} on line {values[sample][1]}; one {axis} a sample")
+    return SamplePositions(axis, {s: v for s, (v, _) in values.items()})
+
+
+def _position(text: str | None, where: str) -> float:
+    try:
+        value = float((text or "").strip())
+    except ValueError:
+        raise ValueError(f"{where}={text!r}: expected a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"{where}={text!r}: expected a finite number")
+    return value

@@ -1,23 +1,26 @@
-"""Counting a sample species by species: proportions with their intervals, and proportions adjusted for a classifier's
-known confusion. Pure functions.
+"""Counting a sample species by species: raw proportions with their sampling interval, and the true shares the
+identifications imply once the library's confusion is undone, with credible intervals. Pure functions.
 
-The adjustment is adjusted classify-and-count (Forman, "Quantifying counts and costs via classification", Data
-Mining and Knowledge Discovery 17, 2008), in its multi-class form: the observed shares q are what the confusion
-rates R (R[i, j]: share of species i's specimens identified as j) make of the true shares p, q = Rᵀp, solved for p
-by least squares on the simplex (p >= 0, sum 1). Beijbom et al. ("Quantification in-the-wild", 2015) measured it on
-plankton samples."""
+Identification has one more outcome than the species: *flagged novel*. A census that dropped the flagged specimens
+under-counted every species with many flags (few references); here a flag is an outcome of identification like the
+species votes, each species' rate of being flagged is part of its confusion (held-out images), and the sample's
+flagged specimens are shared between the known species (by those rates) and an *unexplained* class (specimens no
+known species accounts for: candidate new species), which is always flagged. The shares are estimated by Bayesian
+classify-and-count (`metrics.quantification`) with weakly informative priors: each species' confusion row draws
+`RATE_PRIOR` pseudo counts from the pooled rates (a species with two held-out images keeps mostly the library's
+typical accuracy, not the noise of its two), and the shares `SHARE_PRIOR` each (a small value: most species of a
+large library are absent from a sample, and their intervals must reach 0)."""
 
 from __future__ import annotations
 
 import numpy as np
-from scipy.optimize import nnls
 from scipy.stats import norm
 
-SIMPLEX_WEIGHT = 1e3  # how hard the least squares hold the shares' sum at 1
-# Pseudo counts of correct identification added to each species' held-out images: a species known from 5 held-out
-# images has its measured confusion at half weight (set a priori: species with 1-2 held-out images otherwise move the
-# adjustment by their noise; on radiolaria, ~1.6 a species, the unregularised adjustment was worse than none).
-CONFUSION_PRIOR = 5.0
+from forams_lightning.metrics.quantification import Posterior, bayesian_shares
+
+RATE_PRIOR = 20.0  # pseudo counts of each species' confusion row drawn from the pooled rates (experiments/census)
+SHARE_PRIOR = 0.1  # Dirichlet pseudo count of each class's share of a sample (experiments/census)
+DRAWS, BURN_IN = 2000, 500  # Gibbs draws kept (four chains) and discarded a chain: 0.1-0.3 s a sample of 300
 
 
 def wilson_interval(count: np.ndarray, n: int, level: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
@@ -33,47 +36,41 @@ def wilson_interval(count: np.ndarray, n: int, level: float = 0.95) -> tuple[np.
     return np.clip(centre - half, 0, 1), np.clip(centre + half, 0, 1)
 
 
-def confusion_rates(counts: np.ndarray, prior: float = 0.0) -> np.ndarray:
-    """Row-normalised confusion counts (rows: true species, columns: identified as), each row with `prior` pseudo
-    counts of correct identification added: a species known from a few held-out images keeps rates near the identity
-    instead of the noise of its few. A species with no held-out images (and no prior) gets the identity row: its
-    identifications are taken as they are."""
-    counts = np.asarray(counts, float) + prior * np.eye(len(counts))
-    totals = counts.sum(1, keepdims=True)
-    rates = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-    empty = totals[:, 0] == 0
-    rates[empty, empty.nonzero()[0]] = 1.0
-    return rates
+def outcome_confusion(confusion: np.ndarray, flagged: np.ndarray | None) -> np.ndarray:
+    """The (species + 1) × (species + 1) confusion counts of the census model: rows the true species and last the
+    unexplained class, columns the species voted and last *flagged novel*. The unexplained row is one flag (its
+    rates are fixed, `census_shares`); a species without flag counts (a library exported before they were kept)
+    has none."""
+    n = len(confusion)
+    counts = np.zeros((n + 1, n + 1), np.int64)
+    counts[:n, :n] = confusion
+    counts[:n, n] = 0 if flagged is None else flagged
+    counts[n, n] = 1
+    return counts
 
 
-def adjusted_proportions(observed: np.ndarray, rates: np.ndarray) -> np.ndarray:
-    """The true shares p that best explain the `observed` shares of identifications, q = ratesᵀ p, with p >= 0 and
-    sum(p) = 1 (module docstring). Where `rates` is the identity, p = q."""
-    observed, rates = np.asarray(observed, float), np.asarray(rates, float)
-    total = observed.sum()
-    if total <= 0:
-        return np.zeros_like(observed)
-    a = np.vstack([rates.T, SIMPLEX_WEIGHT * np.ones(len(observed))])
-    b = np.concatenate([observed / total, [SIMPLEX_WEIGHT]])
-    p, _ = nnls(a, b, maxiter=50 * len(observed))
-    return p / p.sum() if p.sum() > 0 else observed / total
+def pooled_rate_prior(counts: np.ndarray, strength: float | None = None) -> np.ndarray:
+    """Dirichlet pseudo counts of each species' row: `strength` spread as the pooled held-out images are (the
+    share identified correctly on the diagonal, the share flagged in the last column, the rest evenly over the
+    other species)."""
+    n = len(counts) - 1
+    known = counts[:n]
+    total = max(known.sum(), 1)
+    correct, flagged = np.trace(known[:, :n]) / total, known[:, n].sum() / total
+    if not known.sum():
+        correct, flagged = 1.0, 0.0
+    prior = np.full(counts.shape, (1 - correct - flagged) / max(n - 1, 1))
+    np.fill_diagonal(prior, correct)
+    prior[:, n] = flagged
+    return (RATE_PRIOR if strength is None else strength) * prior
 
 
-def adjusted_interval(counts: np.ndarray, confusion: np.ndarray, draws: int = 200, level: float = 0.95,
-                      seed: int = 0, prior: float = CONFUSION_PRIOR) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval of the adjusted proportions over a parametric bootstrap: the sample's counts redrawn
-    (multinomial) and each row of the confusion counts redrawn, so both the sampling and the confusion's own
-    estimate spread it."""
-    counts, confusion = np.asarray(counts, np.int64), np.asarray(confusion, np.int64)
-    rng, n = np.random.default_rng(seed), int(counts.sum())
-    if n == 0:
-        return np.zeros(len(counts)), np.zeros(len(counts))
-    row_totals = confusion.sum(1)
-    row_shares = np.divide(confusion, row_totals[:, None], out=np.zeros(confusion.shape), where=row_totals[:, None] > 0)
-    values = np.empty((draws, len(counts)))
-    for d in range(draws):
-        redrawn = np.array([rng.multinomial(t, s) if t else np.zeros(len(s), np.int64)
-                            for t, s in zip(row_totals, row_shares)])
-        values[d] = adjusted_proportions(rng.multinomial(n, counts / n), confusion_rates(redrawn, prior))
-    tail = (1 - level) / 2 * 100
-    return np.percentile(values, tail, axis=0), np.percentile(values, 100 - tail, axis=0)
+def census_shares(counts: np.ndarray, flagged: int, confusion: np.ndarray, confusion_flagged: np.ndarray | None,
+                  seed: int = 0) -> Posterior:
+    """Posterior of a sample's true shares of every species and, last, of the unexplained class, from its
+    identified `counts` per species and its number of `flagged` specimens (module docstring)."""
+    outcomes = outcome_confusion(np.asarray(confusion), confusion_flagged)
+    fixed = np.zeros(len(outcomes), bool)
+    fixed[-1] = True
+    return bayesian_shares(np.append(np.asarray(counts), flagged), outcomes, pooled_rate_prior(outcomes),
+                           SHARE_PRIOR, fixed, DRAWS, BURN_IN, seed)

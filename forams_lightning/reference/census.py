@@ -1,67 +1,83 @@
-"""The census of identified samples: per sample and species, the count, the proportion with its 95% interval, and
-the proportion adjusted for the library's own confusion (`metrics.census`); the novel specimens as rows of their own,
-one per candidate group."""
+"""The census of identified samples, long form: per sample and species, the count, the raw proportion with its 95%
+sampling interval, and the share of the whole sample once the library's confusion and flags are undone
+(`metrics.census`); a row for the share no known species explains, the candidate groups of the flagged specimens as
+rows of counted specimens, and the files that could not be read."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
+import logging
+import time
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from forams_lightning.atomic import atomic_write_csv
-from forams_lightning.metrics.census import (
-    CONFUSION_PRIOR,
-    adjusted_interval,
-    adjusted_proportions,
-    confusion_rates,
-    wilson_interval,
-)
+from forams_lightning.metrics.census import census_shares, wilson_interval
+
+log = logging.getLogger(__name__)
 
 HEADER = ["sample", "kind", "name", "count", "proportion", "low_95", "high_95", "adjusted_proportion",
           "adjusted_low_95", "adjusted_high_95"]
+UNEXPLAINED = "not explained by a known species"
+SHOWN = 0.0005  # a species row is written where it was counted or its upper bound rounds above 0 (not "absent")
+PROGRESS_SECONDS = 10
 
 
-def square_confusion(confusion: np.ndarray | None, n_species: int) -> np.ndarray | None:
-    """The library's confusion counts padded to its current species (species added since have no held-out images:
-    their identifications are taken as they are)."""
+def padded_confusion(confusion: np.ndarray | None, flagged: np.ndarray | None,
+                     n_species: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """The library's confusion and flag counts padded to its current species (a species added since has no
+    held-out images: its row draws on the pooled rates alone)."""
     if confusion is None:
-        return None
-    padded = np.zeros((n_species, n_species), np.int64)
+        return None, None
+    square, flags = np.zeros((n_species, n_species), np.int64), np.zeros(n_species, np.int64)
     m = min(len(confusion), n_species)
-    padded[:m, :m] = confusion[:m, :m]
-    return padded
+    square[:m, :m] = confusion[:m, :m]
+    if flagged is not None:
+        flags[:m] = flagged[:m]
+    return square, flags
 
 
 def sample_census(prediction: np.ndarray, novel: np.ndarray, groups: Sequence[str], species: list[str],
-                  confusion: np.ndarray | None, seed: int = 0) -> list[list]:
+                  confusion: np.ndarray | None, confusion_flagged: np.ndarray | None = None, unreadable: int = 0,
+                  seed: int = 0) -> list[list]:
     """Rows (HEADER without the sample) of one sample: `prediction` the species index of each specimen, `novel` its
-    flag, `groups` its candidate group name ("" where not grouped). Proportions are of every specimen; the
-    adjustment redistributes the known species' share among them (the novel rows stay as counted)."""
-    n, known = len(prediction), ~np.asarray(novel, bool)
-    counts = np.bincount(prediction[known], minlength=len(species))
-    low, high = wilson_interval(counts, n)
-    adjusted, a_low, a_high = _adjusted(counts, confusion, seed)
-    scale = known.sum() / n if n else 0.0
-    rows = [["species", name, int(c), c / n, lo, hi, adj * scale, alo * scale, ahi * scale]
-            for name, c, lo, hi, adj, alo, ahi in zip(species, counts, low, high, adjusted, a_low, a_high)
-            if c or adj * scale >= 0.0005]
+    flag, `groups` its candidate group ("" where not grouped), `unreadable` the files of it that could not be read.
+    Every proportion is of the specimens identified; without confusion counts the adjusted columns repeat the raw
+    ones (the flagged specimens then are the unexplained share)."""
+    prediction, novel = np.asarray(prediction, int), np.asarray(novel, bool)
+    n, n_flagged = len(prediction), int(novel.sum())
+    counts = np.bincount(prediction[~novel], minlength=len(species))
+    low, high = wilson_interval(np.append(counts, n_flagged), n)
+    adjusted, a_low, a_high = _adjusted(counts, n_flagged, confusion, confusion_flagged, seed)
+    raw = np.append(counts, n_flagged) / n if n else np.zeros(len(species) + 1)
+    rows = [["species", name, counts[i], raw[i], low[i], high[i], adjusted[i], a_low[i], a_high[i]]
+            for i, name in enumerate(species) if counts[i] or a_high[i] >= SHOWN]
+    if n:
+        rows.append(["unexplained", UNEXPLAINED, n_flagged, raw[-1], low[-1], high[-1], adjusted[-1], a_low[-1],
+                     a_high[-1]])
+    rows += _group_rows(novel, groups, n)
+    rows = [[kind, name, int(count), *(round(float(v), 4) if v != "" else "" for v in values)]
+            for kind, name, count, *values in rows]
+    return rows + ([["unreadable", "files that could not be read", int(unreadable)] + [""] * 6] if unreadable else [])
+
+
+def _adjusted(counts: np.ndarray, n_flagged: int, confusion, confusion_flagged, seed: int):
+    """Adjusted share of every species and of the unexplained class (posterior medians), and their 95% credible
+    intervals."""
+    n = int(counts.sum()) + n_flagged
+    if confusion is None or n == 0:
+        observed = np.append(counts, n_flagged)
+        low, high = wilson_interval(observed, n)
+        return (observed / n if n else observed * 0.0), low, high
+    posterior = census_shares(counts, n_flagged, confusion, confusion_flagged, seed)
+    return (posterior.median, *posterior.interval())
+
+
+def _group_rows(novel: np.ndarray, groups: Sequence[str], n: int) -> list[list]:
+    """The candidate groups of the flagged specimens, largest first: counted specimens, no adjusted share."""
     names, sizes = np.unique([g or "ungrouped" for g, flag in zip(groups, novel) if flag], return_counts=True)
-    n_low, n_high = wilson_interval(sizes, n)
-    rows += [["novel group", name, int(c), c / n, lo, hi, c / n, lo, hi]
-             for name, c, lo, hi in sorted(zip(names, sizes, n_low, n_high), key=lambda r: (-r[1], _order(r[0])))]
-    return [[kind, name, count, *(round(float(v), 4) for v in values)] for kind, name, count, *values in rows]
-
-
-def _adjusted(counts: np.ndarray, confusion: np.ndarray | None, seed: int):
-    """Adjusted shares of the known specimens and their interval; the raw shares with a Wilson interval where the
-    library has no confusion counts."""
-    total = counts.sum()
-    if confusion is None or total == 0:
-        low, high = wilson_interval(counts, int(total))
-        return (counts / total if total else counts * 0.0), low, high
-    low, high = adjusted_interval(counts, confusion, seed=seed)
-    return adjusted_proportions(counts, confusion_rates(confusion, CONFUSION_PRIOR)), low, high
+    low, high = wilson_interval(sizes, n)
+    rows = sorted(zip(names, sizes, low, high), key=lambda r: (-r[1], _order(r[0])))
+    return [["novel group", name, c, c / n, lo, hi, "", "", ""] for name, c, lo, hi in rows]
 
 
 def _order(name: str) -> tuple:
@@ -70,20 +86,22 @@ def _order(name: str) -> tuple:
 
 
 def census(samples: Sequence[str], prediction: np.ndarray, novel: np.ndarray, groups: Sequence[str],
-           species: list[str], confusion: np.ndarray | None, seed: int = 0) -> list[list]:
-    """Rows of every sample (HEADER), samples in sorted order."""
-    samples = np.asarray(samples)
-    rows = []
-    for sample in sorted(set(samples.tolist())):
+           species: list[str], confusion: np.ndarray | None, confusion_flagged: np.ndarray | None = None,
+           unreadable: Mapping[str, int] | None = None, order: Sequence[str] | None = None,
+           seed: int = 0) -> list[list]:
+    """Rows of every sample (HEADER), in `order` (default: sorted by name); a sample whose every file was
+    unreadable has its `unreadable` row alone."""
+    samples, unreadable = np.asarray(samples, dtype=object), dict(unreadable or {})
+    names = list(order) if order is not None else sorted(set(samples.tolist()) | set(unreadable))
+    confusion, confusion_flagged = padded_confusion(confusion, confusion_flagged, len(species))
+    rows, start, said = [], time.perf_counter(), time.perf_counter()
+    for done, sample in enumerate(names):
         mine = np.flatnonzero(samples == sample)
-        rows += [[sample, *row] for row in sample_census(prediction[mine], novel[mine], [groups[i] for i in mine],
-                                                       species, square_confusion(confusion, len(species)), seed)]
+        rows += [[sample, *row] for row in sample_census(
+            prediction[mine], novel[mine], [groups[i] for i in mine], species, confusion, confusion_flagged,
+            unreadable.get(sample, 0), seed)]
+        if time.perf_counter() - said > PROGRESS_SECONDS:
+            said = time.perf_counter()
+            left = (said - start) / (done + 1) * (len(names) - done - 1)
+            log.info("census: %d of %d samples (~%.0f s left)", done + 1, len(names), left)
     return rows
-
-
-def write_census(folder: Path, rows: list[list]) -> list[Path]:
-    """census.csv and census.png in `folder`."""
-    from forams_lightning.viz.census import save_census_png
-
-    atomic_write_csv(folder / "census.csv", HEADER, rows)
-    return [folder / "census.csv", save_census_png(rows, folder / "census.png")]

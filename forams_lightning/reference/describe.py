@@ -13,6 +13,10 @@ def describe(library: ReferenceLibrary) -> str:
              + (f" (and {len(emptied)} whose references were all removed)" if emptied else "")
              + f", {library.metric} {library.k}-NN, novelty threshold {library.threshold:.4f} on "
              f"{novelty_text(library)}"]
+    if library.species_thresholds is not None:
+        table = library.threshold_table()
+        lines.append(f"each species' own threshold: {table.min():.4f} to {table.max():.4f} (never below the "
+                     "pooled one)")
     calibration = library.info.get("calibration") or {}
     if calibration:
         lines.append("threshold calibrated on " + ", ".join(f"{k} {v}" for k, v in calibration.items()))
@@ -21,7 +25,9 @@ def describe(library: ReferenceLibrary) -> str:
         lines.append(f"novel specimens grouped at {g.linkage} linkage, cut {g.threshold:.4f}"
                      + (f", counted at {g.share:.2f} of a sample" if g.share else "") + f", calibrated on {g.source}")
     if library.confusion is not None:
-        lines.append(f"census adjusted for the confusion of {int(library.confusion.sum())} held-out images")
+        flagged = 0 if library.confusion_flagged is None else int(library.confusion_flagged.sum())
+        lines.append(f"census adjusted for the confusion of {int(library.confusion.sum()) + flagged} held-out images "
+                     f"({flagged} of them flagged novel)")
     for key in ("created", "checkpoint", "run_dir", "package_version", "git_commit"):
         if key in library.info:
             lines.append(f"{key}: {library.info[key]}")

@@ -110,8 +110,7 @@ def recalibrate(folder: str | Path, images: str, species: str | None = None, kee
         if len(good) < 2:
             raise ValueError(f"images={images}: need at least 2 readable images that are not references")
         before, changed = library.threshold, library.subset(np.ones(len(library.files), bool))
-        changed.threshold = float(np.quantile(library.novelty_scores(embeddings), keep_known))
-        changed.confusion = changed.held_out_confusion(embeddings, [changed.species.index(pairs[i][1]) for i in good])
+        changed.calibrate(embeddings, [changed.species.index(pairs[i][1]) for i in good], keep_known)
         changed.info["calibration"] = {"source": str(images), "n_queries": len(good), "keep_known": keep_known,
                                        "when": _now()}
         return changed, {"source": str(images),

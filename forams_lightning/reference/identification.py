@@ -68,7 +68,7 @@ def identify_files(library: ReferenceLibrary, files: list[str], predictions: Pat
             rows = {i: [files[i], *([""] * (len(header(k)) - 2)), error] for i, error in bad}
             if good:
                 found, score = library.identify(emb, k, settings.reranking, settings.vote == "balanced")
-                novel = score > library.threshold
+                novel = library.is_novel(score, found.prediction)
                 results.add(good, found, score, novel, emb)
                 rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})
             writer.write([rows[i] for i in sorted(rows)])
@@ -137,13 +137,18 @@ class Results:
                 names[r] = name
         return names
 
-    def census(self, samples: list[str], library: ReferenceLibrary) -> list[list]:
-        """`reference.census.census` rows of the identified specimens, `samples` the sample of every file."""
+    def census(self, files: list[str], samples: list[str], library: ReferenceLibrary,
+               order: list[str] | None = None) -> list[list]:
+        """`reference.census.census` rows of the identified specimens, `samples` the sample of every file (its
+        unreadable files counted too), in `order` where given."""
+        from collections import Counter
+
         from forams_lightning.reference.census import census
 
-        n = self.n
+        n, at = self.n, {f: i for i, f in enumerate(files)}
+        unreadable = Counter(samples[at[f]] for f, _ in self.failures if f in at)
         return census([samples[i] for i in self.index[:n]], self.prediction[:n], self.novel[:n], self.group_names(),
-                      library.species, library.confusion)
+                      library.species, library.confusion, library.confusion_flagged, unreadable, order)
 
     @property
     def n_novel(self) -> int:

@@ -67,6 +67,29 @@ def _check_discovery(path: Path, manifest: dict) -> None:
             for c in cells)):
         raise ValueError(f"{path}: confusion: expected null or [true, identified, count] triples of whole numbers "
                          f"(species indices < {n})")
+    _check_census_fields(path, manifest, n)
+
+
+NOVELTY_MODEL = ("intercept", "slope", "spread", "z")
+
+
+def _check_census_fields(path: Path, manifest: dict, n: int) -> None:
+    """The per-species novelty thresholds, the model of a later species' one, and the flagged held-out counts."""
+    flagged = manifest.get("confusion_flagged")
+    if flagged is not None and not (isinstance(flagged, list) and all(
+            isinstance(c, list) and len(c) == 2 and all(_whole(v) for v in c) and c[0] < n for c in flagged)):
+        raise ValueError(f"{path}: confusion_flagged: expected null or [species, count] pairs of whole numbers "
+                         f"(species indices < {n})")
+    thresholds = manifest.get("novelty_thresholds")
+    if thresholds is not None and not (isinstance(thresholds, list) and len(thresholds) <= n and all(
+            _finite(v) and v > 0 for v in thresholds)):
+        raise ValueError(f"{path}: novelty_thresholds: expected null or at most {n} positive finite numbers "
+                         "(one a species)")
+    model = manifest.get("novelty_model")
+    if model is not None and not (isinstance(model, dict) and set(model) == set(NOVELTY_MODEL) and all(
+            _finite(v) and abs(v) <= 1e6 for v in model.values())):
+        raise ValueError(f"{path}: novelty_model: expected null or an object of finite numbers "
+                         f"{', '.join(NOVELTY_MODEL)}")
 
 
 def _check_parts(path: Path, manifest: dict) -> None:

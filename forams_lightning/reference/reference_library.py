@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 from forams_lightning.data.transforms import build_transform
-from forams_lightning.metrics.knn import Identification, knn_identify
+from forams_lightning.metrics.knn import Identification, knn_identify, knn_search
 from forams_lightning.metrics.novelty import NoveltyScore
+from forams_lightning.metrics.novelty_thresholds import ThresholdModel, reference_sparsity, species_thresholds
 from forams_lightning.metrics.reranking import Reranking, hubness
 from forams_lightning.reference.discovery import Grouping
 from forams_lightning.reference.embedding import Inference, embed_files
@@ -31,13 +32,16 @@ class ReferenceLibrary:
     species: list[str]
     metric: str = "cosine"
     k: int = 5
-    threshold: float = float("inf")  # novelty score above which a specimen is flagged novel
+    threshold: float = float("inf")  # pooled novelty threshold (the one of every species where none has its own)
     novelty: NoveltyScore = field(default_factory=NoveltyScore)
     preprocessing: dict = field(default_factory=dict)  # image_size, crop_border, exif_transpose
     info: dict = field(default_factory=dict)  # provenance, calibration, history
     hashes: list[str] = field(default_factory=list)  # sha1 of each reference file's bytes ("" where unknown)
     grouping: Grouping | None = None  # the clustering cut of candidate new species (`reference.discovery`)
     confusion: np.ndarray | None = None  # held-out images of each species (rows) identified as each (columns)
+    confusion_flagged: np.ndarray | None = None  # held-out images of each species flagged novel (not in `confusion`)
+    species_thresholds: np.ndarray | None = None  # each calibrated species' own (`metrics.novelty_thresholds`)
+    threshold_model: ThresholdModel | None = None  # the threshold of a species added after calibration
     folder: Path | None = field(default=None, compare=False)  # where it was loaded from (its thumbnails are there)
     _cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived from the references alone
 
@@ -87,20 +91,58 @@ class ReferenceLibrary:
         spread = self._derived(("spread", self.novelty), lambda: self.novelty.spread(self.embeddings, self.metric))
         return self.novelty.distances(self.embeddings, queries, self.metric, spread)
 
+    def is_novel(self, score: np.ndarray, prediction: np.ndarray) -> np.ndarray:
+        """Flagged novel: the score above the threshold of the species the specimen is identified as."""
+        return np.asarray(score) > self.threshold_table()[np.asarray(prediction, int)]
+
+    def threshold_table(self) -> np.ndarray:
+        """Each species' novelty threshold: its calibrated one; for a species added since, the model's for its
+        references' sparsity; the pooled one where the library has neither (exported before species had their
+        own)."""
+        table = np.full(len(self.species), self.threshold, float)
+        if self.threshold_model is not None:
+            table[:] = [self.threshold_model.threshold(s) for s in self.sparsity()]
+        if self.species_thresholds is not None:
+            m = min(len(table), len(self.species_thresholds))
+            table[:m] = self.species_thresholds[:m]
+        # never below the pooled one: held-out images of one specimen (a micro-CT scan) are tighter than the
+        # species; the pooled quantile spans species (micro-CT test scan: 23% flagged without this floor, 9% with)
+        return np.maximum(table, self.threshold)
+
+    def calibrate(self, queries: np.ndarray, labels: np.ndarray, keep_known: float) -> None:
+        """Thresholds (pooled and per species) that keep `keep_known` of the held-out `queries` of known species,
+        and the confusion a census adjusts for, counted on them."""
+        scores, labels = self.novelty_scores(queries), np.asarray(labels, int)
+        self.threshold = float(np.quantile(scores, keep_known))
+        self.species_thresholds, self.threshold_model = species_thresholds(scores, labels, self.sparsity(), keep_known)
+        self.confusion, self.confusion_flagged = self.held_out_confusion(queries, labels)
+
+    def sparsity(self) -> np.ndarray:
+        """`metrics.novelty_thresholds.reference_sparsity` of every species (computed once)."""
+        def compute():
+            if len(self.embeddings) < 2:
+                return np.zeros(len(self.species))
+            nearest = knn_search(self.embeddings, self.embeddings, 2, self.metric)[0][:, 1]
+            return reference_sparsity(nearest, self.labels, len(self.species))
+
+        return self._derived(("sparsity",), compute)
+
     def default_reranking(self) -> Reranking:
         """`identify`'s default re-ranking as this library can use it (CSLS ranks by cosine similarity)."""
         return Reranking(csls_k=IDENTIFY_CSLS_K if self.metric == "cosine" else 0)
 
-    def held_out_confusion(self, queries: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    def held_out_confusion(self, queries: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Held-out images of known species (rows: their species) counted by the species `identify` votes them
-        (columns; its default vote, CSLS over 20 for a cosine library), those flagged novel left out as a census
-        leaves them out: the confusion a census adjusts for (`reference.census`)."""
-        kept = self.novelty_scores(queries) <= self.threshold
-        counts = np.zeros((len(self.species), len(self.species)), np.int64)
-        if kept.any():
-            found, _ = self.identify(queries[kept], reranking=self.default_reranking())
-            np.add.at(counts, (np.asarray(labels)[kept], found.prediction), 1)
-        return counts
+        (columns; its default vote, CSLS over 20 for a cosine library), and apart, per species, those flagged novel:
+        the confusion a census adjusts for (`reference.census`), flagging one of its outcomes."""
+        n = len(self.species)
+        counts, flagged = np.zeros((n, n), np.int64), np.zeros(n, np.int64)
+        if len(queries):
+            found, score = self.identify(queries, reranking=self.default_reranking())
+            novel, labels = self.is_novel(score, found.prediction), np.asarray(labels, int)
+            np.add.at(counts, (labels[~novel], found.prediction[~novel]), 1)
+            np.add.at(flagged, labels[novel], 1)
+        return counts, flagged
 
     def expanded_references(self, reranking: Reranking) -> np.ndarray:
         """The references after database-side augmentation (computed once per setting)."""

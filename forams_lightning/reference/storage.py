@@ -33,6 +33,7 @@ import torch
 from forams_lightning.atomic import atomic_write_csv
 from forams_lightning.checkpoints import load_weights_only
 from forams_lightning.metrics.novelty import NoveltyScore
+from forams_lightning.metrics.novelty_thresholds import ThresholdModel
 from forams_lightning.models.embedder import build_embedder, plain_spec
 from forams_lightning.reference.discovery import Grouping
 from forams_lightning.reference.manifest import FORMAT, VERSION, read_manifest
@@ -54,7 +55,12 @@ def described(library: ReferenceLibrary) -> dict:
             "preprocessing": library.preprocessing, "embedder": library.embedder_spec,
             "embedding_dim": int(library.embeddings.shape[1]), "n_references": len(library.labels),
             "grouping": library.grouping.state() if library.grouping else None,
-            "confusion": sparse_counts(library.confusion)}
+            "confusion": sparse_counts(library.confusion),
+            "confusion_flagged": None if library.confusion_flagged is None else
+            [[int(i), int(c)] for i, c in enumerate(library.confusion_flagged) if c],
+            "novelty_thresholds": None if library.species_thresholds is None else
+            [float(v) for v in library.species_thresholds],
+            "novelty_model": library.threshold_model.state() if library.threshold_model else None}
 
 
 def sparse_counts(confusion: np.ndarray | None) -> list[list[int]] | None:
@@ -70,6 +76,15 @@ def dense_counts(cells: list | None, n_species: int) -> np.ndarray | None:
     counts = np.zeros((n_species, n_species), np.int64)
     for i, j, c in cells:
         counts[i, j] = c
+    return counts
+
+
+def _flagged_counts(pairs: list | None, n_species: int) -> np.ndarray | None:
+    if pairs is None:
+        return None
+    counts = np.zeros(n_species, np.int64)
+    for i, c in pairs:
+        counts[i] = c
     return counts
 
 
@@ -196,7 +211,11 @@ def load_library(folder: str | Path, device: str | torch.device = "cpu") -> Refe
         threshold=float(manifest["novelty_threshold"]), novelty=NoveltyScore(**manifest.get("novelty_score", {})),
         preprocessing=manifest["preprocessing"], folder=folder,
         grouping=Grouping(**manifest["grouping"]) if manifest.get("grouping") else None,
-        confusion=dense_counts(manifest.get("confusion"), len(manifest["species"])))
+        confusion=dense_counts(manifest.get("confusion"), len(manifest["species"])),
+        confusion_flagged=_flagged_counts(manifest.get("confusion_flagged"), len(manifest["species"])),
+        species_thresholds=None if manifest.get("novelty_thresholds") is None else
+        np.asarray(manifest["novelty_thresholds"], float),
+        threshold_model=ThresholdModel(**manifest["novelty_model"]) if manifest.get("novelty_model") else None)
     library.info = {k: v for k, v in manifest.items() if k not in described(library)}
     return library
 
