@@ -15,6 +15,25 @@ from forams_lightning.console import log_to_files, quiet_stack
 from forams_lightning.errors import user_error_message
 
 log = logging.getLogger(__name__)
+COMMANDS = ("train", "eval", "export", "identify", "library", "morphospace")
+
+
+def version() -> str:
+    """The installed package's version (its metadata: one number for the package, its run folders and libraries)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        return installed("forams-lightning")
+    except PackageNotFoundError:
+        return "unknown (not installed: pip install -e .)"
+
+
+def answer_version(argv: list[str] | None = None) -> None:
+    """`--version` on any command prints the package's version and exits 0, before Hydra reads the arguments."""
+    if "--version" in (sys.argv if argv is None else argv)[1:]:
+        print(f"forams-lightning {version()}")
+        raise SystemExit(0)
 
 
 def entry_point(main):

@@ -13,7 +13,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig
 
-from forams_lightning.cli import entry_point
+from forams_lightning.cli import answer_version, entry_point
 
 log = logging.getLogger(__name__)
 
@@ -86,4 +86,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    answer_version()
     main()

@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, ListConfig
 
-from forams_lightning.cli import entry_point
+from forams_lightning.cli import answer_version, entry_point
 
 log = logging.getLogger(__name__)
 
@@ -59,4 +59,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    answer_version()
     main()

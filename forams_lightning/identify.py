@@ -17,7 +17,7 @@ import hydra
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from forams_lightning.cli import entry_point
+from forams_lightning.cli import answer_version, entry_point
 
 log = logging.getLogger(__name__)
 
@@ -85,4 +85,5 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    answer_version()
     main()

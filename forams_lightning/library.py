@@ -18,7 +18,7 @@ import sys
 import hydra
 from omegaconf import DictConfig, ListConfig
 
-from forams_lightning.cli import entry_point
+from forams_lightning.cli import answer_version, entry_point
 
 COMMANDS = ("show", "add", "remove", "relabel", "calibrate")
 
@@ -70,5 +70,6 @@ def _command_word(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
+    answer_version()
     _command_word(sys.argv)
     main()

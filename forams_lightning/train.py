@@ -12,7 +12,7 @@ import time
 import hydra
 from omegaconf import DictConfig
 
-from forams_lightning.cli import entry_point
+from forams_lightning.cli import answer_version, entry_point
 from forams_lightning.config_check import check_config_types
 from forams_lightning.runs import (
     check_distributed_sampler,
@@ -69,4 +69,5 @@ def main(cfg: DictConfig) -> float:
 
 
 if __name__ == "__main__":
+    answer_version()
     main()

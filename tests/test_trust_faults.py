@@ -70,8 +70,9 @@ def test_merge_carries_added_references_relabellings_and_removals(small_library,
     assert ({h: merged.species[lab] for h, lab in zip(merged.hashes, merged.labels)}
             == {h: grown.species[lab] for h, lab in zip(grown.hashes, grown.labels)})
     assert [h["command"] for h in merged.info["history"]] == ["add", "remove", "export (merge)"]
-    assert merged.info["history"][-1] | {"when": 0} == {"when": 0, "command": "export (merge)", "carried": 3,
-                                                        "relabelled": 1, "kept_out": 1, "references_after": 8}
+    assert merged.info["history"][-1] | {"when": 0, "package_version": 0} == {
+        "when": 0, "command": "export (merge)", "carried": 3, "relabelled": 1, "kept_out": 1, "references_after": 8,
+        "package_version": 0}
 
 
 def test_merge_and_replace_keep_the_previous_version_beside(small_library, tmp_path):

@@ -28,7 +28,8 @@ def describe(library: ReferenceLibrary) -> str:
         flagged = 0 if library.confusion_flagged is None else int(library.confusion_flagged.sum())
         lines.append(f"census adjusted for the confusion of {int(library.confusion.sum()) + flagged} held-out images "
                      f"({flagged} of them flagged novel)")
-    for key in ("created", "checkpoint", "run_dir", "package_version", "git_commit"):
+    lines.append(versions_text(library))
+    for key in ("created", "checkpoint", "run_dir", "git_commit"):
         if key in library.info:
             lines.append(f"{key}: {library.info[key]}")
     missing = missing_originals(library)
@@ -49,3 +50,13 @@ def novelty_text(library: ReferenceLibrary) -> str:
     n, scale_k = library.novelty.neighbours, library.novelty.scale_k
     text = "the distance to the nearest reference" if n == 1 else f"the mean distance to the {n} nearest references"
     return text + (f", each in units of the reference's spread ({scale_k} nearest)" if scale_k else "")
+
+
+def versions_text(library: ReferenceLibrary) -> str:
+    """Which package version built the library and which last changed it (libraries travel between versions)."""
+    from forams_lightning.reference.manifest import VERSION
+
+    built = library.info.get("package_version") or "an unrecorded version"
+    changed = [h.get("package_version") for h in library.info.get("history") or []]
+    last = f"; last changed by {changed[-1] or 'an unrecorded version'}" if changed else ""
+    return f"built by forams-lightning {built} (library format {VERSION}){last}"

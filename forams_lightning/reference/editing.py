@@ -23,6 +23,7 @@ from forams_lightning.reference.lock import library_lock
 from forams_lightning.reference.reference_library import ReferenceLibrary
 from forams_lightning.reference.sources import file_sha1, labelled_images, refuse_spelling_variants
 from forams_lightning.reference.storage import load_library, save_library
+from forams_lightning.runs import package_version
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,8 @@ def _edit(folder: str | Path, command: str,
     with library_lock(folder):
         changed, entry = change(load_library(folder))
         changed.info.setdefault("history", []).append(
-            {"when": _now(), "command": command, **entry, "references_after": len(changed.files)})
+            {"when": _now(), "command": command, **entry, "references_after": len(changed.files),
+             "package_version": package_version()})
         save_library(changed, folder)
     log.info("%s: %s -> %d references of %d species", command,
              ", ".join(f"{k} {v}" for k, v in entry.items() if k != "source"), len(changed.files),

@@ -24,6 +24,7 @@ from forams_lightning.reference.embedding import Inference
 from forams_lightning.reference.lock import library_lock
 from forams_lightning.reference.reference_library import ReferenceLibrary
 from forams_lightning.reference.storage import FILES, load_library, save_library
+from forams_lightning.runs import package_version
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def merge_growth(new: ReferenceLibrary, grown: ReferenceLibrary, inference: Infe
                                     [grown.files[i] for i in extra], [grown.hashes[i] for i in extra])
     entry = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": "export (merge)",
              "carried": len(extra), "relabelled": len(moved), "kept_out": int((~keep).sum()),
-             "references_after": len(merged.files)}
+             "references_after": len(merged.files), "package_version": package_version()}
     merged.info["history"] = [*(grown.info.get("history") or []), entry]
     log.info("merged the grown library: %d added references carried, %d relabelled, %d removed kept out",
              len(extra), len(moved), int((~keep).sum()))

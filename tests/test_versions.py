@@ -1,0 +1,32 @@
+"""One version for the package, its commands and the libraries it writes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import version
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+@pytest.mark.parametrize("module", ["forams_lightning", "forams_lightning.identify", "forams_lightning.library"])
+def test_every_command_says_its_version(module):
+    done = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"forams-lightning {version('forams-lightning')}"
+
+
+def test_library_show_names_the_versions_that_built_and_changed_it(small_library, tmp_path):
+    from forams_lightning.reference.describe import describe
+    from forams_lightning.reference.editing import add_references
+    from forams_lightning.reference.storage import load_library
+
+    assert "built by forams-lightning an unrecorded version" in describe(load_library(small_library))
+    new = tmp_path / "new"
+    new.mkdir()
+    Image.fromarray(np.full((24, 24, 3), 123, np.uint8)).save(new / "x.png")
+    library, _ = add_references(small_library, str(new), species="Novum genus")
+    assert library.info["history"][-1]["package_version"] == version("forams-lightning")
+    assert f"last changed by {version('forams-lightning')}" in describe(library)
