@@ -1,6 +1,6 @@
 PY ?= .venv/bin/python
 
-.PHONY: install browser lint test test-slow train bench bench-gpu wheels clean
+.PHONY: install browser lint test coverage test-slow train bench bench-gpu wheels clean
 
 install:  ## create .venv and install the package (editable) with its test extras
 	test -x $(PY) || python3 -m venv .venv
@@ -17,6 +17,10 @@ lint:  ## pyflakes/pycodestyle/isort rules, 120 columns (pyproject.toml [tool.ru
 
 test:  ## the default suite (CI runs this)
 	$(PY) -m pytest -q
+
+coverage:  ## the default suite under coverage: the package's total and each room's (those below 70% marked)
+	$(PY) -m coverage run -m pytest -q
+	$(PY) .ci/coverage_rooms.py
 
 test-slow:  ## long tests (marked `slow`), kept out of CI's default suite
 	$(PY) -m pytest -q -m slow || test $$? -eq 5
