@@ -51,17 +51,18 @@ def save_census_png(rows: list[list], path: Path, positions: SamplePositions | N
     panels = _panels(series) or [("unexplained", np.zeros((len(samples), 3)))]
     y = np.array([positions.values.get(s, np.nan) for s in samples]) if positions else \
         np.arange(len(samples), dtype=float)
-    height = min(MAX_HEIGHT, 3.0 + 0.16 * len(samples))
+    height = min(MAX_HEIGHT, max(5.0, 3.0 + 0.16 * len(samples)))
     fig, axes = plt.subplots(1, len(panels), sharey=True, squeeze=False,
                              figsize=(1.6 + 0.75 * len(panels), height))
-    for ax, (name, values) in zip(axes[0], panels):
-        _panel(ax, name, y, values)
+    for i, (ax, (name, values)) in enumerate(zip(axes[0], panels)):
+        _panel(ax, name, y, values, first=i == 0)
     first = axes[0][0]
     first.set_ylabel(positions.axis if positions else "sample")
     if not positions and len(samples) <= LABELLED_SAMPLES:
         first.set_yticks(y, samples, fontsize=7)
     if len(samples) > 1:
-        first.set_ylim(np.nanmax(y) + 0.5 * (not positions), np.nanmin(y) - 0.5 * (not positions))
+        margin = 0.5 if not positions else 0.03 * (np.nanmax(y) - np.nanmin(y))  # the end samples' markers whole
+        first.set_ylim(np.nanmax(y) + margin, np.nanmin(y) - margin)
     else:
         first.invert_yaxis()
     fig.suptitle("adjusted share of each sample (95% band; census.csv)", fontsize=9, y=0.995)
@@ -70,7 +71,7 @@ def save_census_png(rows: list[list], path: Path, positions: SamplePositions | N
     return save_figure(fig, path, dpi=100)
 
 
-def _panel(ax, name: str, y: np.ndarray, values: np.ndarray) -> None:
+def _panel(ax, name: str, y: np.ndarray, values: np.ndarray, first: bool) -> None:
     share, low, high = values.T
     grey = name in ("other species", "unexplained")
     colour = "#888888" if grey else "#2a6f97"
@@ -81,6 +82,7 @@ def _panel(ax, name: str, y: np.ndarray, values: np.ndarray) -> None:
     ax.errorbar(share, y, xerr=[share - low, high - share], fmt="o", ms=2, color=colour, elinewidth=0.6)
     top = max(0.05, float(np.nanmax(high)))
     ax.set_xlim(0, top * 1.05)
-    ax.set_xticks([0, top], ["0", f"{top:.2g}"])  # two ticks: neighbouring panels' labels never collide
+    # the panel's maximum at its right edge, 0 on the first panel only: neighbouring labels never collide
+    ax.set_xticks([0, top], ["0" if first else "", f"{top:.2g}"])
     ax.set_title(name, rotation=60, ha="left", va="bottom", fontsize=7, style="normal" if grey else "italic")
     ax.tick_params(labelsize=6)
