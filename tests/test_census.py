@@ -69,17 +69,16 @@ def test_merging_the_outcomes_a_sample_never_shows_changes_nothing():
     assert posterior.mean[:2].sum() > 0.8
 
 
-def test_the_estimator_is_seeded_and_fast():
+def test_the_estimator_is_deterministic_for_a_seed():
+    """Speed is measured by experiments/census (0.12 s a sample of 35 species), not here."""
     rng = np.random.default_rng(0)
     confusion = rng.integers(0, 3, (35, 35)) + np.diag(rng.integers(2, 30, 35))
     counts = rng.multinomial(300, rng.dirichlet(np.ones(35)))
-    import time
-
-    start = time.perf_counter()
     first = census_shares(counts[:-1], counts[-1], confusion[:, :-1][:-1], confusion[:-1, -1], seed=3)
-    assert time.perf_counter() - start < 2.0  # under a second on one core; slack for a loaded CI machine
     again = census_shares(counts[:-1], counts[-1], confusion[:, :-1][:-1], confusion[:-1, -1], seed=3)
+    other = census_shares(counts[:-1], counts[-1], confusion[:, :-1][:-1], confusion[:-1, -1], seed=4)
     np.testing.assert_array_equal(first.draws, again.draws)
+    assert not np.array_equal(first.draws, other.draws) and first.draws.shape == (2000, 35)
 
 
 def _simulated_coverage(seed: int, samples: int = 30, size: int = 300) -> tuple[float, float, float]:

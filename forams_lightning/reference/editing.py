@@ -120,14 +120,19 @@ def recalibrate(folder: str | Path, images: str, species: str | None = None, kee
     return _edit(folder, "calibrate", change)
 
 
+def history_entry(command: str, changed: ReferenceLibrary, fields: dict) -> dict:
+    """What a library's `history` records of a change: when, which command with what, the references after it and
+    the package version that made it."""
+    return {"when": _now(), "command": command, **fields, "references_after": len(changed.files),
+            "package_version": package_version()}
+
+
 def _edit(folder: str | Path, command: str,
           change: Callable[[ReferenceLibrary], tuple[ReferenceLibrary, dict]]) -> tuple[ReferenceLibrary, dict]:
     """Under the library's lock: load, change, record the change in `history`, save."""
     with library_lock(folder):
         changed, entry = change(load_library(folder))
-        changed.info.setdefault("history", []).append(
-            {"when": _now(), "command": command, **entry, "references_after": len(changed.files),
-             "package_version": package_version()})
+        changed.info.setdefault("history", []).append(history_entry(command, changed, entry))
         save_library(changed, folder)
     log.info("%s: %s -> %d references of %d species", command,
              ", ".join(f"{k} {v}" for k, v in entry.items() if k != "source"), len(changed.files),

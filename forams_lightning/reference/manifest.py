@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 from forams_lightning.metrics.clustering import LINKAGES
+from forams_lightning.models.embedder import MAX_NUMBER  # the network's own bound on its dimensions
 
 FORMAT = "forams-lightning reference library"
 # 1: one network described by `_target_` specs; 2: an ensemble ({"members": [...]}); 3: the network described by
@@ -17,7 +18,6 @@ METRICS = ("l2", "cosine")
 # Bounds checked before anything is allocated from a manifest: larger values are no library this package writes.
 MAX_K = 1000
 MAX_IMAGE_SIZE = 4096
-MAX_WIDTH = 65536  # embedding and hidden dimensions
 
 
 def read_manifest(path: Path) -> dict:
@@ -101,8 +101,8 @@ def _check_parts(path: Path, manifest: dict) -> None:
         if not _whole(novelty.get(key, least), least) or novelty.get(key, least) > MAX_K:
             raise ValueError(f"{path}: novelty_score.{key}: expected a whole number from {least} to {MAX_K}")
     dim = manifest.get("embedding_dim", 1)
-    if not _whole(dim, 1) or dim > MAX_WIDTH:
-        raise ValueError(f"{path}: embedding_dim={_shown(dim)}: expected a whole number from 1 to {MAX_WIDTH}")
+    if not _whole(dim, 1) or dim > MAX_NUMBER:
+        raise ValueError(f"{path}: embedding_dim={_shown(dim)}: expected a whole number from 1 to {MAX_NUMBER}")
     prep = manifest["preprocessing"]
     size = prep.get("image_size")
     if not _whole(size, 16) or size > MAX_IMAGE_SIZE:

@@ -100,22 +100,28 @@ class ReferenceLibrary:
         references' sparsity; the pooled one where the library has neither (exported before species had their
         own)."""
         table = np.full(len(self.species), self.threshold, float)
-        if self.threshold_model is not None:
-            table[:] = [self.threshold_model.threshold(s) for s in self.sparsity()]
-        if self.species_thresholds is not None:
-            m = min(len(table), len(self.species_thresholds))
-            table[:m] = self.species_thresholds[:m]
+        own = 0 if self.species_thresholds is None else min(len(table), len(self.species_thresholds))
+        if own:
+            table[:own] = self.species_thresholds[:own]
+        if self.threshold_model is not None and own < len(table):  # sparsity only where a species needs it
+            table[own:] = [self.threshold_model.threshold(s) for s in self.sparsity()[own:]]
         # never below the pooled one: held-out images of one specimen (a micro-CT scan) are tighter than the
         # species; the pooled quantile spans species (micro-CT test scan: 23% flagged without this floor, 9% with)
         return np.maximum(table, self.threshold)
 
     def calibrate(self, queries: np.ndarray, labels: np.ndarray, keep_known: float) -> None:
         """Thresholds (pooled and per species) that keep `keep_known` of the held-out `queries` of known species,
-        and the confusion a census adjusts for, counted on them."""
-        scores, labels = self.novelty_scores(queries), np.asarray(labels, int)
+        and the confusion a census adjusts for, counted on them: held-out images of each species (rows) by the
+        species `identify` votes them (columns; its default vote, CSLS over 20 for a cosine library), and apart,
+        per species, those flagged novel (`reference.census`: flagging is one of identification's outcomes)."""
+        found, scores = self.identify(queries, reranking=self.default_reranking())
+        labels, n = np.asarray(labels, int), len(self.species)
         self.threshold = float(np.quantile(scores, keep_known))
         self.species_thresholds, self.threshold_model = species_thresholds(scores, labels, self.sparsity(), keep_known)
-        self.confusion, self.confusion_flagged = self.held_out_confusion(queries, labels)
+        novel = self.is_novel(scores, found.prediction)
+        self.confusion, self.confusion_flagged = np.zeros((n, n), np.int64), np.zeros(n, np.int64)
+        np.add.at(self.confusion, (labels[~novel], found.prediction[~novel]), 1)
+        np.add.at(self.confusion_flagged, labels[novel], 1)
 
     def sparsity(self) -> np.ndarray:
         """`metrics.novelty_thresholds.reference_sparsity` of every species (computed once)."""
@@ -130,19 +136,6 @@ class ReferenceLibrary:
     def default_reranking(self) -> Reranking:
         """`identify`'s default re-ranking as this library can use it (CSLS ranks by cosine similarity)."""
         return Reranking(csls_k=IDENTIFY_CSLS_K if self.metric == "cosine" else 0)
-
-    def held_out_confusion(self, queries: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Held-out images of known species (rows: their species) counted by the species `identify` votes them
-        (columns; its default vote, CSLS over 20 for a cosine library), and apart, per species, those flagged novel:
-        the confusion a census adjusts for (`reference.census`), flagging one of its outcomes."""
-        n = len(self.species)
-        counts, flagged = np.zeros((n, n), np.int64), np.zeros(n, np.int64)
-        if len(queries):
-            found, score = self.identify(queries, reranking=self.default_reranking())
-            novel, labels = self.is_novel(score, found.prediction), np.asarray(labels, int)
-            np.add.at(counts, (labels[~novel], found.prediction[~novel]), 1)
-            np.add.at(flagged, labels[novel], 1)
-        return counts, flagged
 
     def expanded_references(self, reranking: Reranking) -> np.ndarray:
         """The references after database-side augmentation (computed once per setting)."""

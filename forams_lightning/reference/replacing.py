@@ -13,18 +13,17 @@ library is never replaced."""
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from forams_lightning.reference.editing import history_entry
 from forams_lightning.reference.embedding import Inference
 from forams_lightning.reference.lock import library_lock
 from forams_lightning.reference.reference_library import ReferenceLibrary
-from forams_lightning.reference.storage import FILES, load_library, save_library
-from forams_lightning.runs import package_version
+from forams_lightning.reference.storage import FILES, link_or_copy, load_library, save_library
 
 log = logging.getLogger(__name__)
 
@@ -93,15 +92,8 @@ def _refusal(folder: Path, history: list[dict]) -> str:
 def _keep_previous(folder: Path) -> Path:
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S")
     backup = folder.with_name(f"{folder.name}.before-export-{stamp}")
-    shutil.copytree(folder, backup, copy_function=_link_or_copy)
+    shutil.copytree(folder, backup, copy_function=link_or_copy)
     return backup
-
-
-def _link_or_copy(source: str, target: str) -> None:
-    try:
-        os.link(source, target)  # the library is replaced by renaming, never written in place: a link is safe
-    except OSError:
-        shutil.copy2(source, target)
 
 
 def merge_growth(new: ReferenceLibrary, grown: ReferenceLibrary, inference: Inference = Inference()
@@ -129,9 +121,8 @@ def merge_growth(new: ReferenceLibrary, grown: ReferenceLibrary, inference: Infe
     extra = [extra[i] for i in good]
     merged = merged.with_references(embeddings, [grown.species[grown.labels[i]] for i in extra],
                                     [grown.files[i] for i in extra], [grown.hashes[i] for i in extra])
-    entry = {"when": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": "export (merge)",
-             "carried": len(extra), "relabelled": len(moved), "kept_out": int((~keep).sum()),
-             "references_after": len(merged.files), "package_version": package_version()}
+    entry = history_entry("export (merge)", merged, {"carried": len(extra), "relabelled": len(moved),
+                                                     "kept_out": int((~keep).sum())})
     merged.info["history"] = [*(grown.info.get("history") or []), entry]
     log.info("merged the grown library: %d added references carried, %d relabelled, %d removed kept out",
              len(extra), len(moved), int((~keep).sum()))

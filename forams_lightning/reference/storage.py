@@ -169,16 +169,18 @@ def write_thumbnails(library: ReferenceLibrary, target: Path, previous: Path) ->
         if not digest or name.exists():
             continue
         if (previous / name.name).is_file():
-            _link_or_copy(previous / name.name, name)
+            link_or_copy(previous / name.name, name)
         else:
             made += save_thumbnail(file, name, THUMBNAIL_SIZE, library.preprocessing.get("exif_transpose", True))
     if made:
         log.info("%d reference thumbnails made (kept with the library for the review)", made)
 
 
-def _link_or_copy(source: Path, target: Path) -> None:
+def link_or_copy(source: str | Path, target: str | Path) -> None:
+    """A hard link where the disk allows it, else a copy: a library's files are replaced by renaming, never written
+    in place, so a link shared with an older version is safe and costs no copy."""
     try:
-        os.link(source, target)  # the old version is removed right after: a link costs no copy
+        os.link(source, target)
     except OSError:
         shutil.copyfile(source, target)
 
