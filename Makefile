@@ -7,10 +7,10 @@ install:  ## create .venv and install the package (editable) with its test extra
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test]"
 
-browser:  ## Debian's chromium for the review.html browser test (skipped without it); needs root and apt
+browser:  ## Debian's chromium for the review pages' browser tests (playwright drives it; skipped without it); needs root and apt
 	command -v chromium >/dev/null || { test "$$(id -u)" -eq 0 && command -v apt-get >/dev/null && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } \
-	  || echo "chromium not installed: tests/test_reference.py will skip its browser test"
+	  || echo "chromium not installed: the review pages' browser tests will skip"
 
 lint:  ## pyflakes/pycodestyle/isort rules, 120 columns (pyproject.toml [tool.ruff]); CI runs it before the tests
 	$(PY) -m ruff check forams_lightning tests experiments

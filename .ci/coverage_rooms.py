@@ -16,7 +16,7 @@ def rooms(data: coverage.CoverageData, cov: coverage.Coverage) -> dict[str, list
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for path in data.measured_files():
         parts = PurePath(path).parts
-        if "forams_lightning" not in parts:
+        if "forams_lightning" not in parts or not path.endswith(".py"):  # Jinja reports its templates too
             continue
         inside = parts[parts.index("forams_lightning") + 1:]
         room = inside[0] if len(inside) > 1 else "(top-level modules)"

@@ -15,7 +15,7 @@ from forams_lightning.console import log_to_files, quiet_stack
 from forams_lightning.errors import user_error_message
 
 log = logging.getLogger(__name__)
-COMMANDS = ("train", "eval", "export", "identify", "library", "morphospace")
+COMMANDS = ("train", "eval", "export", "identify", "review", "library", "morphospace")
 
 
 def version() -> str:

@@ -7,6 +7,7 @@
     python -m forams_lightning.library remove library=DIR species=NAME           # or files=[a.jpg,b.jpg]
     python -m forams_lightning.library relabel library=DIR files=[a.jpg] species=NAME   # or images=CSV
     python -m forams_lightning.library calibrate library=DIR images=DIR         # labelled images of known species
+    python -m forams_lightning.library audit library=DIR                        # suspect labels -> audit.csv
 
 What each command does: `reference.editing` (the same functions, for scripts).
 """
@@ -20,7 +21,7 @@ from omegaconf import DictConfig, ListConfig
 
 from forams_lightning.cli import answer_version, entry_point
 
-COMMANDS = ("show", "add", "remove", "relabel", "calibrate")
+COMMANDS = ("show", "add", "remove", "relabel", "calibrate", "audit")
 
 
 def run(cfg: DictConfig):
@@ -32,9 +33,9 @@ def run(cfg: DictConfig):
 
     if cfg.command not in COMMANDS:
         raise ValueError(f"command={cfg.command!r}: one of {', '.join(COMMANDS)}")
-    if cfg.command == "show":
+    if cfg.command in ("show", "audit"):
         library = load_library(cfg.library)
-        print(describe(library))
+        print(describe(library) if cfg.command == "show" else _audit(library, cfg.paths.output_dir))
         return library
     inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
     files = _as_list(cfg.files)
@@ -45,6 +46,23 @@ def run(cfg: DictConfig):
         "calibrate": lambda: editing.recalibrate(cfg.library, cfg.images, cfg.species, cfg.keep_known, inference),
     }
     return changes[cfg.command]()[0]
+
+
+def _audit(library, out: str) -> str:
+    """audit.csv in the run folder, and what to do with it."""
+    from pathlib import Path
+
+    from forams_lightning.reference.audit import audit_library, write_audit
+
+    rows = audit_library(library)
+    write_audit(Path(out) / "audit.csv", rows)
+    suspects = [r for r in rows if r.reason == "vote"]
+    lines = [f"{len(suspects)} references the others vote another species, {len(rows) - len(suspects)} duplicates "
+             f"-> {Path(out) / 'audit.csv'}"]
+    lines += [f"  {r.score:.2f}  {r.species} -> {r.suggested_species}: {r.file}" for r in suspects[:10]]
+    lines.append("review them one key each: python -m forams_lightning.review audit=true library=" +
+                 str(library.folder))
+    return "\n".join(lines)
 
 
 def _as_list(files) -> list[str] | None:

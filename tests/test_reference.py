@@ -18,9 +18,9 @@ from PIL import Image
 
 from forams_lightning.export import export
 from forams_lightning.identify import identify
+from forams_lightning.metrics.review_order import uncertainty_order
 from forams_lightning.reference.storage import load_library, save_library
 from forams_lightning.train import train
-from forams_lightning.viz.review import uncertainty_order
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 from forams_lightning.metrics.knn import knn_search
+from forams_lightning.metrics.neighbour_table import BLOCK_CELLS, nearest_of, pairwise_distances
+from forams_lightning.metrics.vectors import prepared
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,11 @@ class NoveltyScore:
 def local_spread(gallery: np.ndarray, k: int, metric: str = "cosine") -> np.ndarray:
     """Each gallery item's mean distance to its `k` nearest other items; items with no spread (all their neighbours
     duplicates) get the smallest positive one, so a distance divided by it is finite."""
-    spread = knn_search(gallery, gallery, k + 1, metric)[0][:, 1:].mean(1)
+    return floored_spread(knn_search(gallery, gallery, k + 1, metric)[0][:, 1:].mean(1))
+
+
+def floored_spread(spread: np.ndarray) -> np.ndarray:
+    """`spread` with every zero raised to the smallest positive one (1 where none is positive)."""
     positive = spread[spread > 0]
     return np.maximum(spread, positive.min() if len(positive) else 1.0)
 
@@ -54,9 +60,14 @@ def novelty_distance(gallery: np.ndarray, queries: np.ndarray, metric: str = "co
     if not scale_k:
         return knn_search(gallery, queries, neighbours, metric)[0].mean(1)
     spread = local_spread(gallery, scale_k, metric) if spread is None else spread
-    # the nearest in scaled distance need not be the nearest in plain distance: rank every gallery item
-    distances, ids = knn_search(gallery, queries, len(gallery), metric)
-    return np.sort(distances / spread[ids], axis=1)[:, :neighbours].mean(1)
+    # the nearest in scaled distance need not be the nearest in plain distance: every gallery item is scaled, in
+    # blocks of queries, and only the `neighbours` smallest are selected (no full sort)
+    gallery, queries = prepared(gallery, metric), prepared(queries, metric)
+    step = max(1, BLOCK_CELLS // max(len(gallery), 1))
+    scores = [nearest_of(pairwise_distances(queries[s:s + step], gallery, metric) / spread,
+                                 min(neighbours, len(gallery)))[0].mean(1)
+              for s in range(0, len(queries), step)]
+    return np.concatenate(scores) if scores else np.zeros(0, np.float32)
 
 
 def novelty_scores(known_scores: np.ndarray, unknown_scores: np.ndarray, known_correct: np.ndarray,

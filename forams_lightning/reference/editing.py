@@ -120,6 +120,32 @@ def recalibrate(folder: str | Path, images: str, species: str | None = None, kee
     return _edit(folder, "calibrate", change)
 
 
+def apply_verdicts(folder: str | Path, verdicts: Sequence[tuple[str, str, np.ndarray, str]], ours: set[str],
+                   source: str) -> tuple[ReferenceLibrary, dict]:
+    """The library in step with a live review's verdicts (file, species, embedding, sha1): each verdict's file a
+    reference of its species (added with the embedding given, or relabelled), and every file of `ours` (the sample's
+    files that were not references before the review) that has no verdict now removed (an undone verdict). An image
+    that is already a reference (same bytes) is not added twice. References another user added meanwhile stay."""
+    def change(library):
+        wanted = {f: (s, e, h) for f, s, e, h in verdicts}
+        drop = np.array([f in ours and f not in wanted for f in library.files], bool)
+        changed = library.subset(~drop) if drop.any() else library
+        at = {f: i for i, f in enumerate(changed.files)}
+        moved = [(at[f], s) for f, (s, _, _) in wanted.items()
+                 if f in at and changed.species[changed.labels[at[f]]] != s]
+        if moved:
+            changed = changed.relabelled([i for i, _ in moved], [s for _, s in moved])
+        known = {h for h in changed.hashes if h}
+        fresh = [(f, s, e, h) for f, (s, e, h) in wanted.items() if f not in at and not (h and h in known)]
+        if fresh:
+            changed = changed.with_references(np.stack([e for _, _, e, _ in fresh]), [s for _, s, _, _ in fresh],
+                                              [f for f, _, _, _ in fresh], [h for _, _, _, h in fresh])
+        return changed, {"source": source, "added": len(fresh), "relabelled": len(moved),
+                         "removed": int(drop.sum()), "threshold": _threshold_note(library)}
+
+    return _edit(folder, "review", change)
+
+
 def history_entry(command: str, changed: ReferenceLibrary, fields: dict) -> dict:
     """What a library's `history` records of a change: when, which command with what, the references after it and
     the package version that made it."""

@@ -11,14 +11,17 @@ import numpy as np
 
 from forams_lightning.atomic import AtomicCsvWriter
 from forams_lightning.metrics.classification import genus_of
+from forams_lightning.metrics.knn import knn_search
 from forams_lightning.metrics.reranking import Reranking
 from forams_lightning.reference.embedding import Inference, iter_embeddings
 from forams_lightning.reference.novel_groups import SCOPES, NovelGroups, fill_group_column, group_specimens
 from forams_lightning.reference.reference_library import ReferenceLibrary
+from forams_lightning.reference.sample_embeddings import EmbeddingWriter
 
 log = logging.getLogger(__name__)
 
 VOTES = ("balanced", "majority")
+BENEFIT_MAX = 20_000  # specimens the static review's benefit order weighs (their 10 nearest of each other: seconds)
 
 
 @dataclass(frozen=True)
@@ -53,8 +56,10 @@ class IdentifySettings:
 
 
 def identify_files(library: ReferenceLibrary, files: list[str], predictions: Path,
-                   settings: IdentifySettings = IdentifySettings(), inference: Inference = Inference()) -> Results:
-    """Writes `predictions` (one row per file, an unreadable file with its error) and returns the results."""
+                   settings: IdentifySettings = IdentifySettings(), inference: Inference = Inference(),
+                   keep: EmbeddingWriter | None = None) -> Results:
+    """Writes `predictions` (one row per file, an unreadable file with its error) and returns the results; `keep`
+    receives every embedding (`reference.sample_embeddings`: the live review re-identifies them)."""
     settings = settings.for_library(library)
     k = settings.k or library.k
     if library.grouping is None and settings.groups != "none":
@@ -65,8 +70,10 @@ def identify_files(library: ReferenceLibrary, files: list[str], predictions: Pat
         for emb, good, bad in iter_embeddings(library.embedder, files, library.transform(),
                                               library.preprocessing.get("exif_transpose", True), inference,
                                               "identify"):
-            rows = {i: [files[i], *([""] * (len(header(k)) - 2)), error] for i, error in bad}
+            rows = {i: unreadable_row(files[i], k, error) for i, error in bad}
             if good:
+                if keep is not None:
+                    keep.write(good, emb)
                 found, score = library.identify(emb, k, settings.reranking, settings.vote == "balanced")
                 novel = library.is_novel(score, found.prediction)
                 results.add(good, found, score, novel, emb)
@@ -83,7 +90,11 @@ def header(k: int) -> list[str]:
     columns = ["file", "species", "genus", "vote_share", "nearest_distance", "novelty_score", "novel", "group"]
     for j in range(1, k + 1):
         columns += [f"neighbour_{j}_species", f"neighbour_{j}_distance", f"neighbour_{j}_file"]
-    return columns + ["error"]
+    return columns + ["error", "validated_by"]  # validated_by: the expert whose verdict the row is (live review)
+
+
+def unreadable_row(file: str, k: int, error: str) -> list:
+    return [file, *([""] * (len(header(k)) - 3)), error, ""]
 
 
 def _row(file: str, library: ReferenceLibrary, found, score, novel, r: int) -> list:
@@ -92,7 +103,7 @@ def _row(file: str, library: ReferenceLibrary, found, score, novel, r: int) -> l
                   for v in (library.species[lab], f"{d:.5f}", library.files[g])]
     padding = [""] * (3 * found.ids.shape[1] - len(neighbours))
     return [file, species, genus_of(species), f"{found.vote_share[r]:.3f}", f"{found.distances[r, 0]:.5f}",
-            f"{score[r]:.5f}", int(novel[r]), "", *neighbours, *padding, ""]  # group: `fill_group_column`
+            f"{score[r]:.5f}", int(novel[r]), "", *neighbours, *padding, "", ""]  # group: `fill_group_column`
 
 
 class Results:
@@ -154,12 +165,20 @@ class Results:
     def n_novel(self) -> int:
         return int(self.novel[: self.n].sum())
 
-    def specimens(self, files: list[str], library: ReferenceLibrary) -> Specimens:
-        """Least certain first (`viz.review.uncertainty_order`)."""
-        from forams_lightning.viz.review import uncertainty_order
+    def specimens(self, files: list[str], library: ReferenceLibrary, order: str = "uncertainty",
+                  embeddings: np.ndarray | None = None) -> Specimens:
+        """In the review `order` (`metrics.review_order`; ``benefit`` needs every file's `embeddings`, and falls
+        back to ``uncertainty`` beyond `BENEFIT_MAX` specimens, said once)."""
+        from forams_lightning.metrics.review_order import review_order
 
         n = self.n
-        return Specimens(self, uncertainty_order(self.novel[:n], self.share[:n], self.score[:n]), files, library)
+        if order == "benefit" and (embeddings is None or n > BENEFIT_MAX):
+            log.info("review order: least certain first (the benefit order weighs up to %d specimens)", BENEFIT_MAX)
+            order = "uncertainty"
+        rows = None if embeddings is None else np.asarray(embeddings[self.index[:n]])
+        reach = knn_search(library.embeddings, rows, 1, library.metric)[0][:, 0] if order == "benefit" else None
+        return Specimens(self, review_order(order, rows, self.share[:n], self.novel[:n], self.score[:n], reach,
+                                            library.metric), files, library)
 
 
 class Specimens:

@@ -12,7 +12,8 @@ import torch
 
 from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify, knn_search
-from forams_lightning.metrics.novelty import NoveltyScore
+from forams_lightning.metrics.neighbour_table import NeighbourTable
+from forams_lightning.metrics.novelty import NoveltyScore, floored_spread
 from forams_lightning.metrics.novelty_thresholds import ThresholdModel, reference_sparsity, species_thresholds
 from forams_lightning.metrics.reranking import Reranking, hubness
 from forams_lightning.reference.discovery import Grouping
@@ -43,6 +44,7 @@ class ReferenceLibrary:
     species_thresholds: np.ndarray | None = None  # each calibrated species' own (`metrics.novelty_thresholds`)
     threshold_model: ThresholdModel | None = None  # the threshold of a species added after calibration
     folder: Path | None = field(default=None, compare=False)  # where it was loaded from (its thumbnails are there)
+    neighbours: NeighbourTable | None = field(default=None, repr=False, compare=False)  # `track_neighbours`
     _cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived from the references alone
 
     def __post_init__(self):
@@ -81,14 +83,20 @@ class ReferenceLibrary:
         references = self.expanded_references(reranking)
         if reranking.expansion_k:
             queries = reranking.expand(references, queries)
-        hub = self._derived(("hubness", reranking), lambda: hubness(references, reranking.csls_k)) \
+        hub = self._derived(("hubness", reranking), lambda: self._hubness(references, reranking.csls_k)) \
             if reranking.csls_k else None
         return knn_identify(references, self.labels, queries, k or self.k, self.metric, balanced, reranking.csls_k,
                             hub), score
 
     def novelty_scores(self, queries: np.ndarray) -> np.ndarray:
         """Novelty score of each query (`novelty`; the references' spreads are computed once)."""
-        spread = self._derived(("spread", self.novelty), lambda: self.novelty.spread(self.embeddings, self.metric))
+        def spread():
+            own = self._tracked(self.novelty.scale_k)
+            if own is None or not self.novelty.scale_k:
+                return self.novelty.spread(self.embeddings, self.metric)
+            return floored_spread(own.mean(1))
+
+        spread = self._derived(("spread", self.novelty), spread)
         return self.novelty.distances(self.embeddings, queries, self.metric, spread)
 
     def is_novel(self, score: np.ndarray, prediction: np.ndarray) -> np.ndarray:
@@ -128,10 +136,34 @@ class ReferenceLibrary:
         def compute():
             if len(self.embeddings) < 2:
                 return np.zeros(len(self.species))
-            nearest = knn_search(self.embeddings, self.embeddings, 2, self.metric)[0][:, 1]
+            own = self._tracked(1)
+            if own is None:
+                own = knn_search(self.embeddings, self.embeddings, 2, self.metric)[0][:, 1:]
+            nearest = own[:, 0]
             return reference_sparsity(nearest, self.labels, len(self.species))
 
         return self._derived(("sparsity",), compute)
+
+    def track_neighbours(self, depth: int) -> None:
+        """Keep each reference's `depth` nearest other references (`metrics.neighbour_table`) in this library and
+        the copies made of it (`with_references`, `subset`): hubness, spread and sparsity are then read off the table,
+        and a copy with a few more references costs a few rows of distances, not a search of every reference."""
+        self.neighbours = NeighbourTable.build(self.embeddings, depth, self.metric)
+        self._cache.clear()
+
+    def _tracked(self, k: int) -> np.ndarray | None:
+        """Distances of every reference to its `k` nearest other references, where the table keeps that many."""
+        if self.neighbours is None or self.neighbours.depth < k:
+            return None
+        return self.neighbours.nearest(k)[0]
+
+    def _hubness(self, references: np.ndarray, k: int) -> np.ndarray:
+        """`metrics.reranking.hubness` of `references` (from the table where they are the plain embeddings)."""
+        k_others = min(k, len(references) - 1)
+        own = self._tracked(k_others) if references is self.embeddings else None
+        if own is None or k_others <= 0:
+            return hubness(references, k)
+        return (1.0 - own).mean(1).astype(np.float32)
 
     def default_reranking(self) -> Reranking:
         """`identify`'s default re-ranking as this library can use it (CSLS ranks by cosine similarity)."""
@@ -155,16 +187,19 @@ class ReferenceLibrary:
         """A copy with more references; species it does not know yet are appended to its species list."""
         names = list(self.species) + [s for s in dict.fromkeys(species) if s not in self.species]
         index = {name: i for i, name in enumerate(names)}
-        return self._copy(embeddings=np.concatenate([self.embeddings, np.asarray(embeddings, np.float32)]),
+        added = np.asarray(embeddings, np.float32).reshape(-1, self.embeddings.shape[1])
+        return self._copy(embeddings=np.concatenate([self.embeddings, added]),
                           labels=np.concatenate([self.labels, np.array([index[s] for s in species], dtype=int)]),
-                          files=self.files + list(files), hashes=self.hashes + list(hashes), species=names)
+                          files=self.files + list(files), hashes=self.hashes + list(hashes), species=names,
+                          neighbours=self.neighbours.added(added) if self.neighbours else None)
 
     def subset(self, keep: np.ndarray) -> ReferenceLibrary:
         """A copy with only the references where `keep` is true (species stay in the list, with 0 references)."""
         keep = np.asarray(keep, bool)
         return self._copy(embeddings=self.embeddings[keep], labels=self.labels[keep],
                           files=[f for f, k in zip(self.files, keep) if k],
-                          hashes=[h for h, k in zip(self.hashes, keep) if k])
+                          hashes=[h for h, k in zip(self.hashes, keep) if k],
+                          neighbours=self.neighbours.removed(keep) if self.neighbours else None)
 
     def relabelled(self, indices: list[int], species: list[str]) -> ReferenceLibrary:
         """A copy where reference `indices[i]` belongs to `species[i]` (new species are appended)."""

@@ -25,8 +25,6 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from forams_lightning.atomic import atomic_write_text
 from forams_lightning.viz.thumbnails import save_thumbnail
 
@@ -49,6 +47,7 @@ img { display: block; border: 3px solid transparent; }
 nav a, nav b { margin-right: 6px; }
 #verdicts-csv { white-space: pre; font-size: 11px; color: #555; }
 .group { border-bottom: 1px solid #ddd; padding: 8px 0; } .group h3 { font-size: 14px; margin: 4px 0; }
+tr.current { outline: 3px solid #2a6fd6; } tr.current[data-chosen]::after { content: attr(data-chosen); }
 """
 
 SCRIPT = r"""
@@ -115,6 +114,64 @@ document.getElementById('clear').addEventListener('click', () => {
 showCount();
 """
 
+# The live review's keys on a static page: a current row (j/k, arrows), 1-9 its n-th candidate species (the species
+# of its neighbours, the voted one first), Enter confirms the chosen one, n types a name, s skips, u undoes, ? keys.
+KEYS_SCRIPT = r"""
+(() => {
+const rows = Array.from(document.querySelectorAll('tr.specimen'));
+let at = 0, chosen = 0;
+const undoStack = [];
+function candidates(row) {
+  const names = Array.from(row.querySelectorAll('td.refs figcaption')).map(c => c.childNodes[0].textContent);
+  return Array.from(new Set([row.dataset.species, ...names]));
+}
+function focusRow(i) {
+  if (!rows.length) return;
+  rows[at].classList.remove('current');
+  at = Math.max(0, Math.min(i, rows.length - 1)); chosen = 0;
+  rows[at].classList.add('current');
+  rows[at].scrollIntoView({block: 'center'});
+}
+function setVerdict(row, species) {
+  undoStack.push([row, verdicts[row.dataset.file]]);
+  const confirm = species === row.dataset.species;
+  const choice = confirm ? 'confirm' : (species ? 'correct' : 'skip');
+  row.querySelector(`input[value=${choice}]`).checked = true;
+  if (!confirm && species) row.querySelector('input.correction').value = species;
+  update(row);
+}
+document.addEventListener('keydown', event => {
+  if (event.target.tagName === 'INPUT' || event.ctrlKey || event.metaKey || event.altKey || !rows.length) return;
+  const key = event.key, row = rows[at];
+  if (/^[1-9]$/.test(key)) { chosen = Number(key) - 1; row.dataset.chosen = candidates(row)[chosen] || ''; }
+  else if (key === 'Enter') { const c = candidates(row)[chosen]; if (c) { setVerdict(row, c); focusRow(at + 1); } }
+  else if (key === 'n') {
+    event.preventDefault();
+    undoStack.push([row, verdicts[row.dataset.file]]);
+    row.querySelector('input[value=correct]').checked = true;
+    row.querySelector('input.correction').focus();
+  }
+  else if (key === 's') { setVerdict(row, null); focusRow(at + 1); }
+  else if (key === 'u' && undoStack.length) {
+    const [back, previous] = undoStack.pop();
+    if (previous) { verdicts[back.dataset.file] = previous; } else { delete verdicts[back.dataset.file]; }
+    storeVerdicts(); location.reload();
+  }
+  else if (key === 'j' || key === 'ArrowDown') focusRow(at + 1);
+  else if (key === 'k' || key === 'ArrowUp') focusRow(at - 1);
+  else if (key === '?') { const help = document.getElementById('keys'); help.hidden = !help.hidden; }
+  else return;
+  event.preventDefault();
+});
+rows.forEach((row, i) => row.querySelector('input.correction').addEventListener('keydown', event => {
+  if (event.key !== 'Enter' && event.key !== 'Escape') return;
+  event.target.blur();
+  if (event.key === 'Enter') focusRow(i + 1);
+}));
+focusRow(0);
+})();
+"""
+
 
 # A group's name is the verdict of every member: one entry per file in the verdicts every page shares.
 GROUP_SCRIPT = r"""
@@ -133,10 +190,10 @@ document.querySelectorAll('div.group').forEach(group => {
 """
 
 
-def uncertainty_order(novel: np.ndarray, vote_share: np.ndarray, novelty_score: np.ndarray) -> np.ndarray:
-    """Indices, least certain first: novel specimens, then by ascending vote share, then by descending novelty score
-    (the score the novel flag thresholds)."""
-    return np.lexsort((-np.asarray(novelty_score), np.asarray(vote_share), ~np.asarray(novel, bool)))
+KEYS_HELP = ("Keys: j/k or arrows move, 1-9 choose the n-th candidate species, Enter confirms it (the vote unless "
+             "another is chosen), n types a name, s skips, u undoes, ? this help. <code>python -m "
+             "forams_lightning.review run=THIS_FOLDER</code> opens the live review, where every verdict "
+             "re-identifies the rest.")
 
 
 def page_name(page: int) -> str:
@@ -147,7 +204,7 @@ def write_review(folder: str | Path, specimens: Sequence[dict], failures: list[t
                  species: list[str], n_novel: int, thumbnail_size: int = 64, rows_per_page: int = 200,
                  exif_transpose: bool = True, groups: Sequence[tuple[str, list[str], str, float]] = ()) -> list[Path]:
     """Writes the review pages into `folder` (review.html first) and their thumbnails into `folder/review_files/`;
-    returns the pages. `specimens`: in the order to show (`uncertainty_order`), a sequence read page by page (slices)
+    returns the pages. `specimens`: in the order to show (`metrics.review_order`), a sequence read page by page (slices)
     of dicts with file, species, vote_share, novelty_score, novel, neighbours [{file, species, distance}];
     `failures`: (file, error) of files that could not be read; `species`: the library's names, offered when
     correcting; `groups`: candidate new species (name, member files with the medoid first, nearest known species,
@@ -195,9 +252,11 @@ class _Page:
             f'<style>{STYLE}</style></head><body data-review="{self.review_id}"><h1>{html.escape(self.title)}</h1>'
             f'{intro}<div class="toolbar"><button id="save">Save verdicts (CSV)</button> '
             '<span id="n-verdicts">0</span> verdicts from all pages so far, kept in this browser. '
-            '<button id="clear">Forget them</button> Then: <code>python -m forams_lightning.library add '
+            '<button id="clear">Forget them</button> <kbd>?</kbd> keys. Then: <code>'
+            'python -m forams_lightning.library add '
             f'library=DIR images=verdicts.csv</code>{links}</div><datalist id="species">{self.datalist}</datalist>'
-            f'{content}<h2>Saved verdicts</h2><div id="verdicts-csv"></div><script>{SCRIPT}{script}</script>'
+            f'{content}<h2>Saved verdicts</h2><div id="verdicts-csv"></div><div id="keys" hidden>{KEYS_HELP}</div>'
+            f'<script>{SCRIPT}{script or KEYS_SCRIPT}</script>'
             "</body></html>")
         atomic_write_text(path, body)
         return path

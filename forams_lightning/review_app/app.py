@@ -1,0 +1,116 @@
+"""The live review's routes: pages rendered by Jinja templates (autoescaped), a JSON API over
+`reference.live_review.LiveReview`, and thumbnails made on first request. Thin: every decision is the review's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from flask import Flask, abort, jsonify, render_template
+
+from forams_lightning.reference.live_review import Change, LiveReview
+from forams_lightning.reference.review_sync import ReviewSync
+from forams_lightning.review_app.common import Images, json_body, protect, whole
+
+SPECIMEN_PX, REFERENCE_PX = 320, 112
+
+
+def create_app(review: LiveReview, sync: ReviewSync, token: str, reviewer: str, hosts: set[str],
+               thumbnails: Path, on_census=None) -> Flask:
+    """`hosts`: the Host headers accepted ("*": any); `thumbnails`: where images are cached (the run folder's);
+    `on_census`: writes the census files and returns their rows (None: the sample has no samples)."""
+    app = Flask(__name__)
+    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=2**16)
+    images = Images(thumbnails, review.library.preprocessing.get("exif_transpose", True))
+
+    protect(app, token, hosts)
+
+    @app.get("/")
+    def specimens_page():
+        return render_template("review.html", token=token, reviewer=reviewer, species=review.library.species,
+                               view="specimens")
+
+    @app.get("/groups")
+    def groups_page():
+        return render_template("review.html", token=token, reviewer=reviewer, species=review.library.species,
+                               view="groups")
+
+    @app.get("/api/state")
+    def state():
+        return jsonify(_state(review, sync))
+
+    @app.get("/api/specimen/<int:i>")
+    def specimen(i: int):
+        return jsonify({**review.specimen(i), "candidates": review.candidates(i)})
+
+    @app.post("/api/verdict")
+    def verdict():
+        given = json_body()
+        changes = review.decide(whole(given, "id"), str(given.get("species", "")), reviewer)
+        return _changed(review, sync, changes)
+
+    @app.post("/api/group")
+    def group():
+        given = json_body()
+        changes = review.decide_group(str(given.get("group", "")), str(given.get("species", "")), reviewer)
+        return _changed(review, sync, changes)
+
+    @app.post("/api/undo")
+    def undo():
+        ids = json_body().get("ids")
+        if not isinstance(ids, list):
+            abort(400)
+        return _changed(review, sync, review.undo([whole({"id": i}, "id") for i in ids]))
+
+    @app.post("/api/skip")
+    def skip():
+        review.skip(whole(json_body(), "id"))
+        return jsonify(_state(review, sync))
+
+    @app.get("/api/groups")
+    def groups():
+        return jsonify(_groups(review))
+
+    @app.post("/api/census")
+    def census():
+        rows = on_census() if on_census else None
+        return jsonify({"rows": rows, "message": "census.csv and census.png written" if rows is not None
+                        else "this sample has no samples (images in one sub-folder per sample give a census)"})
+
+    @app.get("/image/specimen/<int:i>")
+    def specimen_image(i: int):
+        return images.send(review.files[i] if 0 <= i < len(review.files) else None, SPECIMEN_PX)
+
+    @app.get("/image/reference/<int:g>")
+    def reference_image(g: int):
+        library = review.library
+        if not 0 <= g < len(library.files):
+            abort(404)
+        return images.send(library.files[g], REFERENCE_PX, library.thumbnail(g))
+
+    return app
+
+
+def _changed(review: LiveReview, sync: ReviewSync, changes: list[Change]):
+    sync.changed()
+    files = review.files
+    return jsonify({**_state(review, sync),
+                    "changes": [{"id": c.specimen, "file": Path(files[c.specimen]).name, "before": c.before,
+                                 "after": c.after} for c in changes]})
+
+
+def _state(review: LiveReview, sync: ReviewSync) -> dict:
+    return {**review.progress(), "order": review.order(), "sync_error": sync.error,
+            "library_saved": sync.synced == sync.generation}
+
+
+def _groups(review: LiveReview) -> list[dict]:
+    with review.lock:
+        group = review.grouping()
+        names = sorted({g for g in group if g}, key=lambda g: int(g[1:]))
+        found = []
+        for name in names:
+            members = [int(i) for i in np.flatnonzero(group == name)]
+            found.append({"group": name, "members": members,
+                          "candidates": [c["species"] for c in review.candidates(members[0])][:9]})
+        return found
