@@ -1,6 +1,6 @@
 PY ?= .venv/bin/python
 
-.PHONY: install browser lint test coverage test-slow train bench bench-gpu wheels clean
+.PHONY: install browser lint typecheck test coverage test-slow train bench bench-gpu wheels clean
 
 install:  ## create .venv and install the package (editable) with its test extras
 	test -x $(PY) || python3 -m venv .venv
@@ -14,6 +14,9 @@ browser:  ## Debian's chromium for the review pages' browser tests (playwright d
 
 lint:  ## pyflakes/pycodestyle/isort rules, 120 columns (pyproject.toml [tool.ruff]); CI runs it before the tests
 	$(PY) -m ruff check forams_lightning tests experiments
+
+typecheck:  ## mypy (pyproject.toml [tool.mypy]): basic everywhere, every function annotated in the pure rooms; CI runs it before the tests
+	$(PY) -m mypy
 
 test:  ## the default suite (CI runs this) under coverage: the package's total and each room's (below 70% marked)
 	$(PY) -m coverage run -m pytest -q

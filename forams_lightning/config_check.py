@@ -33,7 +33,7 @@ def _walk(node, path: str, errors: list[str]) -> None:
             errors += _check_node(node, path)
         for key in node:
             if not OmegaConf.is_missing(node, key):
-                _walk(node[key], f"{path}.{key}" if path else str(key), errors)
+                _walk(node[key], f"{path}.{key!s}" if path else str(key), errors)
     elif isinstance(node, ListConfig):
         for i, item in enumerate(node):
             _walk(item, f"{path}[{i}]", errors)
@@ -54,16 +54,16 @@ def _check_values(node: DictConfig, path: str, hints: dict, closed: bool) -> lis
     errors = []
     for key, value in node.items():
         if closed and key not in hints:
-            errors.append(f"{path}.{key}: unknown key; known: {sorted(hints)}")
+            errors.append(f"{path}.{key!s}: unknown key; known: {sorted(hints)}")
             continue
         schema = _schema(hints.get(key))
         if schema is not None and isinstance(value, DictConfig) and "_target_" not in value:  # else checked as a node
-            errors += _check_values(value, f"{path}.{key}", typing.get_type_hints(schema), closed=True)
+            errors += _check_values(value, f"{path}.{key!s}", typing.get_type_hints(schema), closed=True)
             continue
         allowed = _plain_types(hints.get(key))
         if allowed and not isinstance(value, (DictConfig, ListConfig)) and not _fits(value, allowed):
             names = " or ".join(sorted(t.__name__ if t is not type(None) else "null" for t in allowed))
-            errors.append(f"{path}.{key}={value!r}: expected {names}")
+            errors.append(f"{path}.{key!s}={value!r}: expected {names}")
     return errors
 
 

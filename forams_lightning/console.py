@@ -13,7 +13,7 @@ from contextlib import contextmanager
 
 def log_to_files(logger: logging.Logger, level: int, message: str) -> None:
     """Hand `message` to the file handlers of the root logger only (Hydra's `<task>.log` in the run folder)."""
-    record = logger.makeRecord(logger.name, level, __file__, 0, message, None, None)
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, (), None)
     for handler in logging.getLogger().handlers:
         if isinstance(handler, logging.FileHandler):
             handler.handle(record)

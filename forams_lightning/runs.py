@@ -100,6 +100,7 @@ def save_run_config(cfg: DictConfig) -> Path:
     if not is_rank_zero():  # DDP workers rerun the command; one writer per run folder
         return path
     resolved = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(resolved, dict)  # a composed config is a mapping
     resolved.pop("hydra", None)
     atomic_write_text(path, OmegaConf.to_yaml(resolved))
     return path
@@ -125,7 +126,8 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict
     between reruns: wall times, package versions, git commit, host). Returns the best validation score of the
     optimised metric."""
     out = Path(cfg.paths.output_dir)
-    metrics = {k: float(v) for k, v in sorted(logged.items()) if k.startswith(("val/", "test/", "open/", "open_val/"))}
+    metrics: dict[str, object] = {k: float(v) for k, v in sorted(logged.items())
+                                  if k.startswith(("val/", "test/", "open/", "open_val/"))}
     callback = trainer.checkpoint_callback
     best = float(callback.best_model_score) if callback is not None and callback.best_model_score is not None else None
     metrics.update({
@@ -137,7 +139,8 @@ def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict
     })
     if is_rank_zero():  # DDP workers rerun the command; one writer per run folder
         _write_run_files(out, metrics, trainer, seconds)
-    return best if best is not None else metrics.get(cfg.optimized_metric)
+    value = metrics.get(cfg.optimized_metric)
+    return best if best is not None else float(value) if isinstance(value, (int, float)) else None
 
 
 def _write_run_files(out: Path, metrics: dict, trainer, seconds: dict[str, float]) -> None:

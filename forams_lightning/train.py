@@ -27,7 +27,7 @@ from forams_lightning.runs import (
 log = logging.getLogger(__name__)
 
 
-def train(cfg: DictConfig) -> float:
+def train(cfg: DictConfig) -> float | None:
     """Runs fit and test; returns the best value of `cfg.optimized_metric` (for sweepers)."""
     import pytorch_lightning as pl
     import torch
@@ -64,7 +64,7 @@ def train(cfg: DictConfig) -> float:
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
 @entry_point
-def main(cfg: DictConfig) -> float:
+def main(cfg: DictConfig) -> float | None:
     return train(cfg)
 
 

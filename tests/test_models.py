@@ -125,7 +125,7 @@ def test_freeze_auto_keeps_pretrained_batchnorm_only(pretrained):
         head=functools.partial(EmbeddingHead, embedding_dim=8, normalize=True),
         loss=MetricLearningLoss(None, ce_weight=1.0), optimizer=functools.partial(torch.optim.SGD, lr=0.1),
         num_classes=3)
-    assert module.freeze == ("batchnorm" if pretrained else "none")
+    assert module.freeze_mode == ("batchnorm" if pretrained else "none")
     assert module.backbone.net.bn1.weight.requires_grad is not pretrained
 
 

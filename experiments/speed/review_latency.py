@@ -6,7 +6,9 @@ from the command to a served page, for a sample of 1,000 specimens against a lib
 The library's network and preprocessing are the given library's; its references are its own embeddings repeated
 with small noise up to --references (files that do not exist: no thumbnails are made), the sample likewise. Each
 verdict goes through the real server (HTTP on 127.0.0.1): POST the verdict (the library in memory grows, every
-unreviewed specimen is identified again), then GET the next specimen with its candidates, as the page does.
+unreviewed specimen is identified again), then GET the next specimen with its candidates, as the page does. Start-up:
+`open_review` + `start_server` in this process, and the whole command (Python, torch and the package imported) to
+its `review at` line.
 """
 
 from __future__ import annotations
@@ -78,6 +80,24 @@ def measure(folder: Path, run: Path, verdicts: int) -> dict:
             "references": len(review.base.files), "specimens": len(review.files)}
 
 
+def command_startup(folder: Path, run: Path) -> float:
+    """Seconds from `python -m forams_lightning.review run=... library=...` to its `review at` line."""
+    import subprocess
+    import sys
+
+    start = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-m", "forams_lightning.review", f"run={run}", f"library={folder}"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in process.stdout or ():
+            if line.startswith("review at"):
+                return time.perf_counter() - start
+        raise RuntimeError("the review command ended without serving")
+    finally:
+        process.terminate()
+        process.wait()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("library")
@@ -88,6 +108,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as work:
         folder, run = grown_copy(args.library, args.references, args.specimens, Path(work))
         result = measure(folder, run, args.verdicts)
+        result["command_startup_s"] = command_startup(folder, run)
     result.update(machine=f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads",
                   date=time.strftime("%Y-%m-%d"))
     print(json.dumps(result, indent=2))

@@ -28,7 +28,8 @@ class EpochProgressLog(pl.Callback):
         self.metrics, self.every_s = list(metrics), every_s
         self._start, self._first_epoch = 0.0, 0
         self._eval_last = self._eval_previous = 0.0
-        self._eval_done, self._batch_s = 0, None
+        self._eval_done = 0
+        self._batch_s: float | None = None
 
     def on_train_start(self, trainer, pl_module) -> None:
         self._start, self._first_epoch = time.perf_counter(), trainer.current_epoch
@@ -48,7 +49,8 @@ class EpochProgressLog(pl.Callback):
 
     def _eval_epoch_start(self, trainer, pl_module) -> None:
         self._eval_last = self._eval_previous = time.perf_counter()
-        self._eval_done, self._batch_s = 0, None
+        self._eval_done = 0
+        self._batch_s = None
 
     on_validation_epoch_start = on_test_epoch_start = _eval_epoch_start
 
@@ -62,7 +64,7 @@ class EpochProgressLog(pl.Callback):
         self._eval_last = now
         stage = "test" if trainer.testing else "val"
         total = int(sum(trainer.num_test_batches if trainer.testing else trainer.num_val_batches))
-        left = self._batch_s * max(total - self._eval_done, 0)
+        left = (self._batch_s or 0.0) * max(total - self._eval_done, 0)
         log_progress(log, f"{stage}: {self._eval_done}/{total} batches | left ~{_duration(left)}")
 
     on_validation_batch_end = on_test_batch_end = _eval_batch_end

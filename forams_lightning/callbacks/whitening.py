@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -40,7 +41,7 @@ class WhiteningInit(pl.Callback):
     the checkpoint, so an evaluation from it (`forams_lightning.eval`) calibrates the cut as the run did."""
 
     def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
-                 parts: list[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
+                 parts: Sequence[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
         bad = [p for p in parts if p not in FITTABLE_PARTS]
         if bad or not parts:
             raise ValueError(f"callbacks.whitening.parts={list(parts)}: choose from {list(FITTABLE_PARTS)}")
@@ -76,13 +77,13 @@ class WhiteningInit(pl.Callback):
 
     def _views(self, pl_module, dm, parts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Backbone features of every image of `parts` at each quarter turn, and the images' species."""
-        loader = DataLoader(ConcatDataset([dm.dataset(p) for p in parts]), batch_size=self.batch_size,
-                            num_workers=dm.num_workers)
+        dataset: ConcatDataset = ConcatDataset([dm.dataset(p) for p in parts])
+        loader: DataLoader = DataLoader(dataset, batch_size=self.batch_size, num_workers=dm.num_workers)
         features, labels = [], []
         was_training = pl_module.training
         pl_module.eval()
         with torch.inference_mode(), pl_module.inference_autocast(pl_module.device), \
-                progress(f"whitening: {'+'.join(parts)} images", len(loader.dataset)) as advance:
+                progress(f"whitening: {'+'.join(parts)} images", len(dataset)) as advance:
             for images, y, _ in loader:
                 images = dm.as_float(images.to(pl_module.device))
                 # test reuses the remembered features

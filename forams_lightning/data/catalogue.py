@@ -77,12 +77,12 @@ def unknown_parts(samples: list[Sample], open_set: Mapping) -> dict[str, str]:
     precedence over `unknown` / `folds` (so `+experiment=open_set data=radiolaria` uses the given split)."""
     options = {k: v for k, v in open_set.items() if k != "class_split_column" and v is not None}
     if open_set.get("class_split_column"):
-        by_species = {}
+        by_species: dict[str, str | None] = {}
         for s in samples:
             if by_species.setdefault(s.species, s.class_split) != s.class_split:
                 raise ValueError(f"species {s.species!r} has images in two class splits "
                                  f"({by_species[s.species]!r}, {s.class_split!r})")
-        bad = set(by_species.values()) - {"train", "val", "test"}
+        bad = {str(v) for v in by_species.values() if v not in ("train", "val", "test")}
         if bad:
             raise ValueError(f"class split column values must be train/val/test (got {sorted(bad)})")
         return {sp: f"unknown_{v}" for sp, v in by_species.items() if v != "train"}
@@ -109,7 +109,7 @@ def split_parts(samples: list[Sample], unknown: dict[str, str], split: Mapping) 
     if report["train_only_species"]:
         log.warning("too few images to validate/test these species; they are in the gallery only: %s",
                     report["train_only_species"])
-    result = [unknown.get(n) for n in names]
+    result = [unknown.get(n, "") for n in names]  # every known one is given its part below
     for i, p in zip(known_ix, parts):
         result[i] = p
     return result, report

@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.utilities import rank_zero_only
@@ -78,27 +79,31 @@ class ForamsDataModule(pl.LightningDataModule):
         self.split_options, self.split_file, self.output_dir = split or {}, split_file, output_dir
         self.open_set, self.sampler_options = dict(open_set or {}), sampler or {}
         self.cache, self.cache_dir, self.gpu_augment = cache, cache_dir, gpu_augment
-        self.augment, self._gpu_augmentation = Augmentation.from_options(augment), None
+        self.augment = Augmentation.from_options(augment)
+        self._gpu_augmentation: GPUAugmentation | None = None
         self.eval_batch_size, self.num_workers, self.pin_memory = eval_batch_size, num_workers, pin_memory
         self.seed = seed
         self.catalogue: Catalogue | None = None
-        self.bad_images, self.decoded, self.rows = {}, None, None
+        self.bad_images: dict[str, str] = {}
+        self.decoded: np.ndarray | None = None
+        self.rows: list[int] | None = None
 
     def prepare_data(self) -> None:
-        if self.synthetic is not None:
+        if isinstance(self.synthetic, SyntheticSpec) and self.root is not None:
             generate_library(self.root, self.synthetic)
 
     def setup(self, stage: str | None = None) -> None:
         if self.catalogue is not None:
             return
-        samples = read_layout(self.root, self.manifest, self.manifest_columns, self.open_set.get("class_split_column"))
+        column = self.open_set.get("class_split_column")
+        samples = read_layout(self.root, self.manifest, self.manifest_columns, str(column) if column else None)
         self.bad_images = self._unreadable([s.path for s in samples]) if self.check_images or self.cache else {}
         kept = screened(samples, self.bad_images, self.on_bad_image)
         self.rows = [i for i, s in enumerate(samples) if s.path not in self.bad_images]  # into the decoded cache
         saved = SavedSplit.read(self.split_file) if self.split_file else None
         self.catalogue = build_catalogue(kept, self.root, self.open_set, self.split_options, saved,
                                          len(self.bad_images))
-        if self.output_dir and rank_zero_only.rank == 0:  # DDP workers rerun the command; one writer
+        if self.output_dir and getattr(rank_zero_only, "rank", 0) == 0:  # DDP workers rerun the command; one writer
             save_split(Path(self.output_dir) / "split.csv", self.catalogue.relative_paths(),
                        [s.species for s in kept], self.catalogue.parts)
             if self.bad_images:
@@ -111,6 +116,8 @@ class ForamsDataModule(pl.LightningDataModule):
         workers = max(2, self.num_workers)
         if not self.cache:
             return unreadable_images(paths, workers=workers)
+        if self.cache_dir is None:
+            raise ValueError("data.cache=true needs data.cache_dir (where the decoded images are kept)")
         self.decoded, bad = decoded_images(paths, prepare_transform(self.image_size, self.crop_border),
                                            self.image_size, {"crop_border": self.crop_border}, self.cache_dir,
                                            self.exif_transpose, workers)
@@ -125,22 +132,27 @@ class ForamsDataModule(pl.LightningDataModule):
     split_report = property(lambda self: self.catalogue.report)
 
     def eval_parts(self, stage: str) -> list[str]:
-        return self.catalogue.eval_parts(stage)
+        return self._ready().eval_parts(stage)
 
     def indices(self, part: str) -> list[int]:
-        return self.catalogue.indices(part)
+        return self._ready().indices(part)
 
     def paths(self, part: str) -> list[str]:
-        return self.catalogue.paths(part)
+        return self._ready().paths(part)
 
     def part_labels(self, part: str) -> list[int]:
-        return self.catalogue.part_labels(part)
+        return self._ready().part_labels(part)
+
+    def _ready(self) -> Catalogue:
+        if self.catalogue is None:
+            raise RuntimeError("the datamodule's setup() has not run: no catalogue of images yet")
+        return self.catalogue
 
     def dataset(self, part: str, train: bool = False) -> ImageDataset:
         """Images as float tensors in [0, 1], or uint8 with `gpu_augment` (see `on_after_batch_transfer`)."""
         to_float = not self.gpu_augment
         augment = self.augment if train and not self.gpu_augment else None
-        if self.decoded is not None:
+        if self.decoded is not None and self.rows is not None:
             return ImageDataset(self.paths(part), self.part_labels(part), augment_transform(augment, to_float),
                                 decoded=self.decoded, rows=[self.rows[i] for i in self.indices(part)])
         transform = T.Compose([prepare_transform(self.image_size, self.crop_border),
@@ -162,11 +174,14 @@ class ForamsDataModule(pl.LightningDataModule):
             images = self._gpu_augmentation(images)
         return (images, *rest)
 
+    def _rank(self) -> int:
+        return self.trainer.global_rank if self.trainer is not None else 0
+
     def train_dataloader(self) -> DataLoader:
         data = self.dataset("train", train=True)
         world = self._world_size()
         sampler = PKBatchSampler(data.labels, seed=self.seed, **self.sampler_options, num_replicas=world,
-                                 rank=self.trainer.global_rank if world > 1 else 0, augmentation_seeds=True)
+                                 rank=self._rank() if world > 1 else 0, augmentation_seeds=True)
         return DataLoader(data, batch_sampler=sampler, **self._loader_options())
 
     def val_dataloader(self) -> list[DataLoader]:
@@ -179,9 +194,9 @@ class ForamsDataModule(pl.LightningDataModule):
         loaders, world = [], self._world_size()
         for part in self.eval_parts(stage):
             data = self.dataset(part)
-            sampler = None
+            sampler: DistributedSampler | None = None
             if world > 1:  # equal shards (padded with repeats); the evaluation drops the repeats
-                sampler = DistributedSampler(data, num_replicas=world, rank=self.trainer.global_rank, shuffle=False)
+                sampler = DistributedSampler(data, num_replicas=world, rank=self._rank(), shuffle=False)
             loaders.append(DataLoader(data, batch_size=self.eval_batch_size, sampler=sampler,
                                       **self._loader_options()))
         return loaders

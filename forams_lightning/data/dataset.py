@@ -34,7 +34,7 @@ class ImageDataset(Dataset):
         return self._item(key)
 
     def _item(self, i: int):
-        if self.decoded is not None:
+        if self.decoded is not None and self.rows is not None:
             image = Image.fromarray(np.asarray(self.decoded[self.rows[i]]))
         else:
             image = load_rgb(self.paths[i], self.exif_transpose)

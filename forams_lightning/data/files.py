@@ -18,7 +18,9 @@ def image_files(folder: str | Path) -> list[Path]:
     """Sorted image files under `folder`, hidden folders and files (a name starting with ".") left out; one
     warning lists what was skipped: hidden entries, files without an image suffix, entries that are not regular
     files (FIFOs, devices, sockets, broken links) and symbolic-link loops."""
-    found, skipped, seen = [], Counter(), set()
+    found: list[Path] = []
+    skipped: Counter = Counter()
+    seen: set = set()
     for top, dirs, files in os.walk(folder, followlinks=True):
         key = _identity(top)
         if key in seen:  # a link back up the tree: searched once already

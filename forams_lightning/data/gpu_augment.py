@@ -17,7 +17,7 @@ class GPUAugmentation(nn.Module):
         super().__init__()
         import kornia.augmentation as K
 
-        ops = []
+        ops: list[nn.Module] = []
         if augment.scale:
             ops.append(K.RandomAffine(float(augment.rotation), scale=augment.zoom_range(), p=1.0))
         elif augment.rotation:
@@ -28,7 +28,7 @@ class GPUAugmentation(nn.Module):
             ops.append(K.ColorJitter(**augment.jitter_ranges(), p=1.0))
         if augment.blur:
             ops.append(K.RandomGaussianBlur((3, 3), (0.1, 1.0), p=augment.blur))
-        self.ops = K.AugmentationSequential(*ops) if ops else nn.Identity()
+        self.ops = K.AugmentationSequential(*ops) if ops else nn.Identity()  # type: ignore[arg-type]  # kornia's ops
 
     @torch.no_grad()
     def forward(self, images: torch.Tensor) -> torch.Tensor:

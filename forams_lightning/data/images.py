@@ -24,8 +24,8 @@ def load_rgb(path, exif_transpose: bool = True) -> Image.Image:
     "rotate 90°" while their pixels are upright like the rest of their species (frozen-feature leave-one-out 1-NN
     accuracy 0.609 with the tag obeyed, 0.681 without)."""
     check_regular_file(path)
-    with Image.open(path) as img:
-        img = _within_budget(img)
+    with Image.open(path) as opened:
+        img: Image.Image = _within_budget(opened)
         if exif_transpose:
             img = ImageOps.exif_transpose(img)
         if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):

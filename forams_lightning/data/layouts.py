@@ -47,7 +47,8 @@ def read_species_folders(root: str | Path, key: str = "data.root") -> list[Sampl
     skipped = [p.name for p in folders if p.name.startswith((".", "_"))]
     if skipped:
         log.warning("%s=%s: folders starting with '.' or '_' are not species, skipped: %s", key, root, skipped)
-    samples, names = [], {}
+    samples: list[Sample] = []
+    names: dict[str, str] = {}
     for folder in (p for p in folders if not p.name.startswith((".", "_"))):
         name = checked_name(species_name(folder.name), f"{key}={root}: folder {folder.name!r}")
         if not name:
@@ -101,7 +102,9 @@ def read_manifest(
             raise ValueError(f"{manifest}: missing column(s) {missing}; it has {reader.fieldnames}. "
                              "Set data.manifest_columns.* to the right names.")
         rows = list(reader)
-    samples, first_line, duplicates = [], {}, 0
+    samples: list[Sample] = []
+    first_line: dict[str, int] = {}
+    duplicates = 0
     resolved_root = root.resolve()
     for line, row in enumerate(rows, start=2):
         rel, label = (row[path_column] or "").strip(), (row[label_column] or "").strip()

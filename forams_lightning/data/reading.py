@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
 def data_root(root: str | None, synthetic: SyntheticSpec | Mapping | None) -> str | None:
     """Where the images are: `root`, or for the generated library its folder under `root` (one per distinct
     library)."""
-    if not synthetic:
+    if not synthetic or root is None:
         return root
     spec = synthetic if isinstance(synthetic, SyntheticSpec) else SyntheticSpec(**synthetic)
     return str(Path(root) / f"synthetic-{spec.digest()}")
@@ -32,6 +32,8 @@ def read_layout(root: str | None, manifest: str | None = None, manifest_columns:
         columns = {**(manifest_columns or {}), **({"class_split_column": class_split_column}
                                                   if class_split_column else {})}
         return read_manifest(manifest, root, **columns)
+    if root is None:
+        raise ValueError("data.root is not set: the folder of one sub-folder per species")
     return read_species_folders(root)
 
 
@@ -55,7 +57,7 @@ def read_catalogue(data: Mapping, split_file: str | Path | None = None, workers:
     without loaders: generated where it is the embedded library, screened where `check_images`, split as
     `split_file` (a run's split.csv) says, else by `data.split`."""
     root = data_root(data.get("root"), data.get("synthetic"))
-    if data.get("synthetic"):
+    if data.get("synthetic") and root is not None:
         generate_library(root, SyntheticSpec(**data["synthetic"]))
     open_set = dict(data.get("open_set") or {})
     samples = read_layout(root, data.get("manifest"), data.get("manifest_columns"), open_set.get("class_split_column"))

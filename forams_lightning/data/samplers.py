@@ -82,7 +82,7 @@ class PKBatchSampler(Sampler[list[int]]):
     def __len__(self) -> int:
         return self.num_batches
 
-    def __iter__(self) -> Iterator[list[int]]:
+    def __iter__(self) -> Iterator[list]:  # indices, or (index, seed) pairs with augmentation_seeds
         rng = np.random.default_rng([self.seed, self.epoch])
         classes = np.array(list(self.pools))
         for b in range(self.num_batches * self.num_replicas):

@@ -77,7 +77,7 @@ def group_split(groups: Sequence[str | None], parts: dict[str, Sequence]) -> tup
     unknown_parts = set(parts) - set(SPLITS)
     if unknown_parts:
         raise ValueError(f"data.split.groups: parts must be {SPLITS} (got {sorted(unknown_parts)})")
-    part_of_group = {}
+    part_of_group: dict = {}
     for part, names in parts.items():
         for g in names:
             if part_of_group.setdefault(str(g), part) != part:
@@ -91,7 +91,7 @@ def group_split(groups: Sequence[str | None], parts: dict[str, Sequence]) -> tup
     return result, {"train_only_species": [], **{f"n_{p}": result.count(p) for p in SPLITS}}
 
 
-def _natural_key(unit: str):
+def _natural_key(unit: str) -> tuple[int, str]:
     return (len(unit), unit)
 
 

@@ -108,7 +108,8 @@ def _species_from(base: Morphology, rng: np.random.Generator, spread: float) -> 
     def nudge(value, scale, lo, hi):
         return float(np.clip(value + rng.normal(0, scale * spread), lo, hi))
 
-    colour = tuple(float(np.clip(c + rng.normal(0, 0.06 * spread), 0.2, 1.0)) for c in base.colour)
+    r, g, b = (float(np.clip(c + rng.normal(0, 0.06 * spread), 0.2, 1.0)) for c in base.colour)
+    colour = (r, g, b)
     return replace(
         base,
         chambers=float(round(nudge(base.chambers, 1.0, 3, 8))),  # a diagnostic count: constant within a species
@@ -146,7 +147,8 @@ def species_catalogue(spec: SyntheticSpec) -> list[tuple[str, Morphology]]:
     rng = np.random.default_rng([spec.seed, 10_000])
     n_genera = max(1, math.ceil(spec.n_species / 3))
     archetypes = [_genus_archetype(rng) for _ in range(n_genera)]
-    species, used = [], set()
+    species: list[tuple[str, Morphology]] = []
+    used: set[str] = set()
     for i in range(spec.n_species):
         g = rng.integers(n_genera) if i >= n_genera else i
         if species and rng.random() < spec.sister_fraction:

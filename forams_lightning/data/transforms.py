@@ -49,7 +49,7 @@ class Letterbox:
         scale = self.size / max(img.size)
         w, h = max(1, round(img.width * scale)), max(1, round(img.height * scale))
         canvas = Image.new("RGB", (self.size, self.size))
-        canvas.paste(img.resize((w, h), Image.BILINEAR), ((self.size - w) // 2, (self.size - h) // 2))
+        canvas.paste(img.resize((w, h), Image.Resampling.BILINEAR), ((self.size - w) // 2, (self.size - h) // 2))
         return canvas
 
 
@@ -82,7 +82,9 @@ class Augmentation:
     @classmethod
     def from_options(cls, options: "Augmentation | dict | None") -> "Augmentation":
         # Unknown keys: config_check names them on the Hydra path, the dataclass's TypeError in direct use.
-        return options if isinstance(options, cls) else cls(**(options or {}))
+        if isinstance(options, Augmentation):
+            return options
+        return cls(**(options or {}))
 
     def jitter_ranges(self) -> dict:
         """ColorJitter arguments (torchvision and kornia take the same ones)."""

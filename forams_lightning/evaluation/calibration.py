@@ -41,7 +41,7 @@ class CalibrationSets:
         return cls.from_state(checkpoint.get("calibration") or legacy)
 
 
-def image_share(labels, all_labels) -> float:
+def image_share(labels: np.ndarray, all_labels: np.ndarray) -> float:
     """The share of their species' images (among `all_labels`, every image of the data) that images of `labels`
     are."""
     labels = np.asarray(labels)

@@ -23,7 +23,7 @@ class ClosedSetProtocol:
     k: int = 5
     metric: str = "cosine"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         check_metric(self.metric, "closed-set metric")
         if isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1:
             raise ValueError(f"closed-set k must be a whole number >= 1 (got {self.k!r})")

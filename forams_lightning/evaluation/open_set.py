@@ -53,7 +53,7 @@ class OpenSetProtocol:
     species_count: SpeciesCount = field(default_factory=SpeciesCount)
     novelty: NoveltyScore = field(default_factory=NoveltyScore)
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name, cls in (("reranking", Reranking), ("species_count", SpeciesCount), ("novelty", NoveltyScore)):
             value = getattr(self, name)
             if isinstance(value, Mapping):  # from YAML: a plain mapping of the settings
@@ -87,7 +87,8 @@ class OpenSetProtocol:
     def calibration_sets(self, parts: Parts, calibration: CalibrationSets | None,
                          stage: str = "test") -> list[tuple[np.ndarray, np.ndarray]]:
         """Labelled sets of more than one species to calibrate the clustering cut on (class docstring)."""
-        sets, source = list(calibration.sets if calibration else ()), "the whitening's cross-fitted species"
+        sets: list = list(calibration.sets if calibration else ())
+        source = "the whitening's cross-fitted species"
         if not sets:  # a run without cross-fitting, an ensemble, or embeddings alone
             source = "the validation species" if "unknown_val" in parts else "every image of the known species"
             sets = [parts.get("unknown_val") or known_images(parts, stage)]
@@ -107,27 +108,28 @@ class OpenSetProtocol:
                         "images (embeddings saved before 2026-11-29); species counted on the whole unseen set")
         return calibration.share
 
-    def _clusters(self, emb, labels, sets, share) -> dict[str, float]:
+    def _clusters(self, emb: np.ndarray, labels: np.ndarray, sets: list, share: float | None) -> dict[str, float]:
         expanded = [(self.reranking.expand(x), y) for x, y in sets]
         clusters, values = self.species_count.clusters(emb, expanded, share, self.metric, self.seed)
         return {**_prefixed("agglo", values), **_prefixed("agglo", cluster_scores(labels, clusters))}
 
-    def _loo(self, emb, labels) -> dict[str, float]:
+    def _loo(self, emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
         prediction = labels[leave_one_out_nearest(emb, self.metric, self.reranking.csls_k)]
         s = identification_scores(labels, prediction, int(labels.max()) + 1)
         return {"loo_1nn_acc": s["knn_acc"], "loo_1nn_macro_f1": s["macro_f1"]}
 
-    def _gallery_knn(self, emb, labels) -> dict[str, float]:
-        parts, _ = stratified_split([str(v) for v in labels], val_fraction=0.0, test_fraction=0.5, seed=self.seed,
+    def _gallery_knn(self, emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
+        names, _ = stratified_split([str(v) for v in labels], val_fraction=0.0, test_fraction=0.5, seed=self.seed,
                                     min_units=2)
-        parts = np.array(parts)
+        parts = np.array(names)
         gallery, queries = parts == "train", parts == "test"
         prediction = knn_identify(emb[gallery], labels[gallery], emb[queries], self.k, self.metric,
                                   csls_k=self.reranking.csls_k).prediction
         s = identification_scores(labels[queries], prediction, int(labels.max()) + 1)
         return {"knn_acc": s["knn_acc"], "knn_macro_f1": s["macro_f1"]}
 
-    def _novelty(self, gallery, known, unknown_emb) -> dict[str, float]:
+    def _novelty(self, gallery: tuple[np.ndarray, np.ndarray], known: tuple[np.ndarray, np.ndarray],
+                 unknown_emb: np.ndarray) -> dict[str, float]:
         (g, g_labels), (q, q_labels) = gallery, known
         correct = knn_identify(g, g_labels, q, self.k, self.metric, csls_k=self.reranking.csls_k).prediction == q_labels
         spread = self.novelty.spread(g, self.metric)  # once for both query sets

@@ -39,7 +39,7 @@ class SpeciesCount:
     calibration_draws: int = 0
     match_sizes: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.linkage not in LINKAGES:
             raise ValueError(f"clustering linkage must be one of {LINKAGES} (got {self.linkage!r})")
         if isinstance(self.calibration_draws, bool) or self.calibration_draws < 0:

@@ -94,11 +94,11 @@ class NeighbourTable:
         return self.distances[:, :k], self.ids[:, :k]
 
 
-def _nearest_others(rows: np.ndarray, database: np.ndarray, positions, depth: int,
+def _nearest_others(rows: np.ndarray, database: np.ndarray, positions: int | np.ndarray, depth: int,
                     metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Each of `rows` (at `positions` in `database`: an int offset of consecutive rows, or their indices): its
     `depth` nearest other rows of `database`, computed in blocks of `BLOCK_CELLS`."""
-    at = np.arange(positions, positions + len(rows)) if np.isscalar(positions) else np.asarray(positions)
+    at = np.arange(positions, positions + len(rows)) if isinstance(positions, int) else np.asarray(positions)
     out_d, out_i = [], []
     step = max(1, BLOCK_CELLS // max(len(database), 1))
     for start in range(0, len(rows), step):

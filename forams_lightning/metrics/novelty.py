@@ -21,7 +21,7 @@ class NoveltyScore:
     neighbours: int = 1
     scale_k: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for key, least in (("neighbours", 1), ("scale_k", 0)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:

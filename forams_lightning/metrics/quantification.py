@@ -71,7 +71,8 @@ def bayesian_shares(counts: np.ndarray, confusion: np.ndarray, rate_prior: np.nd
     return Posterior(kept.transpose(1, 0, 2).reshape(-1, n_classes)[:draws])
 
 
-def _unseen_outcomes_merged(counts: np.ndarray, confusion: np.ndarray, rate_prior: np.ndarray):
+def _unseen_outcomes_merged(counts: np.ndarray, confusion: np.ndarray,
+                            rate_prior: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The outcomes the sample never shows merged into one column: exact (a Dirichlet's merged categories are the
     Dirichlet of the summed pseudo counts, and the sample's likelihood sees only their total rate), and it keeps the
     sampler's cost with the few outcomes a sample shows, not the library's size (161 radiolarian species: 10× less)."""
@@ -79,7 +80,7 @@ def _unseen_outcomes_merged(counts: np.ndarray, confusion: np.ndarray, rate_prio
     if unseen.sum() < 2:
         return counts, confusion, rate_prior
 
-    def merged(matrix):
+    def merged(matrix: np.ndarray) -> np.ndarray:
         return np.column_stack([matrix[:, ~unseen], matrix[:, unseen].sum(1)])
 
     return np.append(counts[~unseen], 0), merged(confusion), merged(rate_prior)

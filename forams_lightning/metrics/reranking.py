@@ -31,7 +31,7 @@ class Reranking:
     expansion_alpha: float = 3.0
     csls_k: int = 0
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for key in ("expansion_k", "csls_k"):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -63,7 +63,7 @@ def neighbour_expansion(database: np.ndarray, k: int = 2, alpha: float = 3.0,
     database keeps weight 1 for itself."""
     db = unit_rows(database)
     own = queries is None
-    q = db if own else unit_rows(queries)
+    q = db if queries is None else unit_rows(queries)
     k = min(k, len(db) - 1 if own else len(db))
     if k <= 0:
         return q.copy()

@@ -59,5 +59,7 @@ def review_order(order: str, embeddings: np.ndarray | None, vote_share: np.ndarr
         return np.random.default_rng(seed).permutation(len(vote_share))
     if order == "uncertainty":
         return uncertainty_order(novel, vote_share, novelty_score)
+    if embeddings is None or reach is None:
+        raise ValueError("order=benefit needs the specimens' embeddings and their distance to the nearest reference")
     gain = benefit(embeddings, uncertainty(vote_share, novel), reach, metric)
     return np.lexsort((-np.asarray(novelty_score), -gain))

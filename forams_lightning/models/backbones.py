@@ -57,6 +57,7 @@ class Backbone(nn.Module):
         if channels_last not in (True, False, "auto"):
             raise ValueError(f"model.backbone.channels_last must be auto, true or false (got {channels_last!r})")
         self.channels_last, self.members = channels_last, None
+        self.name: str | list[str]
         if not isinstance(name, str):
             self.name = [str(n) for n in name]
             if not self.name:
@@ -66,8 +67,8 @@ class Backbone(nn.Module):
                 raise ValueError(f"model.backbone.input_scale={scales}: one factor per backbone of {self.name}")
             self.members = nn.ModuleList(Backbone(n, pretrained, source, pool, channels_last, layers, scale)
                                          for n, scale in zip(self.name, scales))
-            self.num_features = sum(m.num_features for m in self.members)
-            self.has_pretrained_weights = all(m.has_pretrained_weights for m in self.members)
+            self.num_features = sum(m.num_features for m in self.members)  # type: ignore[misc]  # Backbone members
+            self.has_pretrained_weights = all(bool(getattr(m, "has_pretrained_weights")) for m in self.members)
             return
         self.name = name
         if not isinstance(input_scale, (int, float)):  # a list: one factor per backbone, so one here
@@ -90,6 +91,8 @@ class Backbone(nn.Module):
         if pool != "default":
             replace_pooling(self.net, pool)
         self.layers = _check_layers(self.net, name, layers)
+        self.mean: torch.Tensor
+        self.std: torch.Tensor
         self.register_buffer("mean", torch.tensor(mean).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(std).view(1, 3, 1, 1), persistent=False)
         self.num_features = _infer_features(self)
@@ -100,7 +103,7 @@ class Backbone(nn.Module):
         weights out accordingly."""
         self.channels_last = self.channels_last in (True, "auto")
         for member in self.members or ():
-            member.resolve_channels_last()
+            member.resolve_channels_last()  # type: ignore[operator]  # a Backbone (nn.Module attributes type loosely)
         self.to(memory_format=torch.channels_last if self.channels_last else torch.contiguous_format)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -227,7 +230,8 @@ _STEM_HEAD = {"_conv_stem": "conv_stem", "_bn0": "bn1", "_conv_head": "conv_head
 
 def _lite_state_dict(source: dict, net: nn.Module) -> dict:
     """The package's state dict renamed to `net`'s (timm) names; every tensor accounted for, every shape equal."""
-    stage_of = [(s, b) for s, stage in enumerate(net.blocks) for b in range(len(stage))]
+    blocks: nn.Sequential = net.blocks  # type: ignore[assignment]  # timm's EfficientNet stages
+    stage_of = [(s, b) for s, stage in enumerate(blocks) for b in range(len(stage))]  # type: ignore[arg-type]
     expanded = {k.split(".")[1] for k in source if k.startswith("_blocks.") and "._expand_conv." in k}
     target, renamed = net.state_dict(), {}
     for key, value in source.items():
@@ -262,7 +266,7 @@ def _check_layers(net: nn.Module, name: str, layers) -> list[int] | None:
     if not hasattr(net, "forward_intermediates"):
         raise ValueError(f"model.backbone.layers needs a timm backbone with forward_intermediates; {name!r} is not "
                          "one (torchvision ResNets: set model.backbone.source=timm)")
-    stages = len(net.feature_info)
+    stages = len(net.feature_info)  # type: ignore[arg-type]  # timm's list of stage descriptions
     layers = [int(i) for i in layers]
     if any(not 0 <= i < stages for i in layers):
         raise ValueError(f"model.backbone.layers={layers}: {name!r} has feature stages 0..{stages - 1}")

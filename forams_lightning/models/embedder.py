@@ -7,6 +7,7 @@ import inspect
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -44,9 +45,10 @@ def embedder_spec(model_cfg) -> dict:
     plain values only."""
     from omegaconf import OmegaConf
 
-    spec = {}
+    spec: dict = {}
     for part, cls in PARTS.items():
         node = OmegaConf.to_container(model_cfg[part], resolve=True)
+        assert isinstance(node, dict)  # a config group is a mapping
         target = node.pop("_target_", _qualified(cls))
         if target != _qualified(cls):
             raise ValueError(f"model.{part}._target_={target!r}: a reference library describes the project's "
@@ -136,7 +138,7 @@ def _qualified(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-def load_embedders(runs: Sequence[tuple[Path, object]]) -> tuple[nn.Module, dict]:
+def load_embedders(runs: Sequence[tuple[Path, Any]]) -> tuple[nn.Module, dict]:
     """(network, spec) of trained runs given as (checkpoint, run config) pairs: one run's `Embedder`, or the
     `EmbeddingEnsemble` of several."""
     members = []

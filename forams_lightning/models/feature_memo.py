@@ -47,5 +47,5 @@ class FeatureMemo:
             computed = backbone(images[missing]).cpu()
             for i, row in zip(missing, computed):
                 rows[i] = row
-        dtype = rows[0].dtype
-        return torch.stack([row.to(dtype) for row in rows]).to(images.device)
+        ready = [row for row in rows if row is not None]  # every row: memoised or computed just now
+        return torch.stack([row.to(ready[0].dtype) for row in ready]).to(images.device)

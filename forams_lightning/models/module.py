@@ -69,7 +69,7 @@ class MetricLearningModule(pl.LightningModule):
             freeze = "batchnorm" if backbone.has_pretrained_weights else "none"
         if not 1 <= tta_rotations <= 4:
             raise ValueError(f"model.tta_rotations must be 1..4 quarter turns (got {tta_rotations})")
-        self.freeze, self.tta_rotations = freeze, tta_rotations
+        self.freeze_mode, self.tta_rotations = freeze, tta_rotations  # not `freeze`: LightningModule's method
         for module in self._frozen_modules():
             module.requires_grad_(False)
         self.feature_memo = FeatureMemo() if freeze == "backbone" else None
@@ -79,9 +79,9 @@ class MetricLearningModule(pl.LightningModule):
         self.calibration: CalibrationSets | None = None  # set by callbacks.whitening; kept in the checkpoint
 
     def _frozen_modules(self) -> list[nn.Module]:
-        if self.freeze == "backbone":
+        if self.freeze_mode == "backbone":
             return [self.backbone]
-        if self.freeze == "batchnorm":
+        if self.freeze_mode == "batchnorm":
             return [m for m in self.backbone.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
         return []
 

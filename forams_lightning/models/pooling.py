@@ -6,6 +6,8 @@ On the radiolaria test species with frozen ImageNet EfficientNet-Lite0 features,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
@@ -24,7 +26,9 @@ class GeM(nn.Module):
 
 def replace_pooling(net: nn.Module, pool: str) -> None:
     """Swap the global pooling of a torchvision ResNet-style (`avgpool`) or timm (`global_pool`) model."""
-    layer = {"gem": GeM, "max": lambda: nn.AdaptiveMaxPool2d(1), "avg": lambda: nn.AdaptiveAvgPool2d(1)}.get(pool)
+    layers: dict[str, Callable[[], nn.Module]] = {"gem": GeM, "max": lambda: nn.AdaptiveMaxPool2d(1),
+                                                 "avg": lambda: nn.AdaptiveAvgPool2d(1)}
+    layer = layers.get(pool)
     if layer is None:
         raise ValueError(f"model.backbone.pool must be default, avg, max or gem (got {pool!r})")
     if hasattr(net, "global_pool"):  # timm: keep whether the old pool flattened (MobileNetV3's conv_head needs 4-D)

@@ -14,6 +14,7 @@ label: 1 where every neighbour names another species, near 0 where the vote is s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -95,6 +96,6 @@ def duplicates(library: ReferenceLibrary) -> list[AuditRow]:
     return sorted(rows, key=lambda row: -row.score)
 
 
-def write_audit(path, rows: list[AuditRow]) -> None:
+def write_audit(path: str | Path, rows: list[AuditRow]) -> None:
     """audit.csv: one row per suspect and duplicate (`HEADER`), most suspicious first."""
     atomic_write_csv(path, HEADER, [row.cells() for row in rows])

@@ -14,9 +14,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from forams_lightning.checkpoints import load_checkpoint
 from forams_lightning.data.catalogue import Catalogue
@@ -27,7 +28,7 @@ from forams_lightning.evaluation.species_count import SpeciesCount
 from forams_lightning.metrics.novelty import NoveltyScore
 from forams_lightning.metrics.reranking import Reranking
 from forams_lightning.models.embedder import load_embedders
-from forams_lightning.reference.discovery import calibrate_grouping, calibration_sets
+from forams_lightning.reference.discovery import Grouping, calibrate_grouping, calibration_sets
 from forams_lightning.reference.embedding import Inference, embed_files
 from forams_lightning.reference.reference_library import ReferenceLibrary
 from forams_lightning.reference.sources import file_sha1
@@ -48,14 +49,14 @@ def build_library(ckpt: str | Sequence[str], run_dir: str | None = None, referen
     are the splits the novelty thresholds and the census' confusion are counted on."""
     held = [p for p in (calibration_parts or []) if p in reference_parts]
     if held:
-        raise ValueError(f"calibration_parts={list(calibration_parts)}: {held} are references (reference_parts="
+        raise ValueError(f"calibration_parts={list(calibration_parts or [])}: {held} are references (reference_parts="
                          f"{list(reference_parts)}); their novelty score would be 0")
     if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
         raise ValueError(f"k must be a whole number >= 1 (got {k!r})")
     NoveltyScore(**(novelty or {}))  # its values checked before the run is read
     runs = read_run_configs(ckpt, run_dir)
-    ckpt, run_dir, run = runs[0]
-    catalogue = read_catalogue(run.data, run_dir / "split.csv", inference.num_workers)
+    first, folder, run = runs[0]
+    catalogue = read_catalogue(run.data, folder / "split.csv", inference.num_workers)
     embedder, spec = load_embedders([(c, r) for c, _, r in runs])
     preprocessing = _preprocessing(run.data)
     files = [f for part in reference_parts for f in catalogue.paths(part)]
@@ -71,10 +72,10 @@ def build_library(ckpt: str | Sequence[str], run_dir: str | None = None, referen
         k=int(closed.get("k", 5) if k is None else k),
         novelty=NoveltyScore(**{**open_set.get("novelty", {}), **(novelty or {})}), preprocessing=preprocessing,
         info=_provenance(runs, reference_parts), hashes=[file_sha1(f) for f in files])
-    calibration = CalibrationSets.from_checkpoint(load_checkpoint(ckpt)) if len(runs) == 1 else None
+    calibration = CalibrationSets.from_checkpoint(load_checkpoint(first)) if len(runs) == 1 else None
     _calibrate(library, catalogue, calibration_parts or [p for p in ("val", "test") if p not in reference_parts],
                keep_known, inference, calibration, open_set)
-    return library, run_dir
+    return library, folder
 
 
 def run_part(library: ReferenceLibrary, part: str) -> tuple[list[str], np.ndarray]:
@@ -113,7 +114,8 @@ def _calibrate(library: ReferenceLibrary, catalogue: Catalogue, held_parts: Sequ
     library.grouping = _grouping(library, calibration, held_out, open_set)
 
 
-def _grouping(library: ReferenceLibrary, calibration: CalibrationSets | None, held_out, open_set: dict):
+def _grouping(library: ReferenceLibrary, calibration: CalibrationSets | None,
+              held_out: tuple[np.ndarray, np.ndarray] | None, open_set: dict) -> Grouping | None:
     """The cut of candidate new species, with the run's open-set clustering settings (`reference.discovery`)."""
     sets, share, source = calibration_sets(calibration, held_out)
     if not sets:
@@ -130,22 +132,27 @@ def _grouping(library: ReferenceLibrary, calibration: CalibrationSets | None, he
     return grouping
 
 
-def _evaluation_settings(run) -> tuple[dict, dict]:
+def _evaluation_settings(run: DictConfig) -> tuple[dict, dict]:
     """The run's closed-set and open-set protocol settings (empty where it had none)."""
     callbacks = run.get("callbacks") or {}
     closed = (callbacks.get("knn_evaluation") or {}).get("protocol") or {}
     open_set = (callbacks.get("open_set_evaluation") or {}).get("protocol") or {}
-    return OmegaConf.to_container(OmegaConf.create(closed)), OmegaConf.to_container(OmegaConf.create(open_set))
+    return _plain(closed), _plain(open_set)
 
 
-def _preprocessing(data) -> dict:
+def _plain(settings: Any) -> dict:
+    plain = OmegaConf.to_container(OmegaConf.create(settings))
+    return plain if isinstance(plain, dict) else {}
+
+
+def _preprocessing(data: DictConfig) -> dict:
     crop_border = data.get("crop_border")
     return {"image_size": int(data.image_size),
             "crop_border": OmegaConf.to_container(crop_border) if crop_border else None,
             "exif_transpose": bool(data.get("exif_transpose", True))}
 
 
-def _provenance(runs, reference_parts: Sequence[str]) -> dict:
+def _provenance(runs: list[tuple[Path, Path, DictConfig]], reference_parts: Sequence[str]) -> dict:
     """Checkpoint and run folder of the library's network (lists of them for an ensemble), and when and by what."""
     names = {"checkpoint": [str(c.resolve()) for c, _, _ in runs], "run_dir": [str(d.resolve()) for _, d, _ in runs]}
     return {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),

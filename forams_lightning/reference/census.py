@@ -60,7 +60,8 @@ def sample_census(prediction: np.ndarray, novel: np.ndarray, groups: Sequence[st
     return rows + ([["unreadable", "files that could not be read", int(unreadable)] + [""] * 6] if unreadable else [])
 
 
-def _adjusted(counts: np.ndarray, n_flagged: int, confusion, confusion_flagged, seed: int):
+def _adjusted(counts: np.ndarray, n_flagged: int, confusion: np.ndarray | None, confusion_flagged: np.ndarray | None,
+              seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Adjusted share of every species and of the unexplained class (posterior medians), and their 95% credible
     intervals."""
     n = int(counts.sum()) + n_flagged
@@ -91,14 +92,14 @@ def census(samples: Sequence[str], prediction: np.ndarray, novel: np.ndarray, gr
            seed: int = 0) -> list[list]:
     """Rows of every sample (HEADER), in `order` (default: sorted by name); a sample whose every file was
     unreadable has its `unreadable` row alone."""
-    samples, unreadable = np.asarray(samples, dtype=object), dict(unreadable or {})
-    names = list(order) if order is not None else sorted(set(samples.tolist()) | set(unreadable))
+    of, unreadable = np.asarray(samples, dtype=object), dict(unreadable or {})
+    names = list(order) if order is not None else sorted(set(of.tolist()) | set(unreadable))
     confusion, confusion_flagged = padded_confusion(confusion, confusion_flagged, len(species))
     rows, start, said = [], time.perf_counter(), time.perf_counter()
     for done, sample in enumerate(names):
-        mine = np.flatnonzero(samples == sample)
+        mine = np.flatnonzero(of == sample)
         rows += [[sample, *row] for row in sample_census(
-            prediction[mine], novel[mine], [groups[i] for i in mine], species, confusion, confusion_flagged,
+            prediction[mine], novel[mine], [groups[int(i)] for i in mine], species, confusion, confusion_flagged,
             unreadable.get(sample, 0), seed)]
         if time.perf_counter() - said > PROGRESS_SECONDS:
             said = time.perf_counter()

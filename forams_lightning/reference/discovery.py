@@ -35,7 +35,7 @@ class Grouping:
     expansion_alpha: float = 3.0
     source: str = ""
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.linkage not in LINKAGES:
             raise ValueError(f"grouping.linkage must be one of {LINKAGES} (got {self.linkage!r})")
         if self.share is not None and not 0 < self.share <= 1:

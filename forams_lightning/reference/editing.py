@@ -33,7 +33,7 @@ def add_references(folder: str | Path, images: str, species: str | None = None,
     """Add `images` (a folder with one sub-folder per species, a CSV of ``file, species`` such as review.html's
     verdicts, or a folder of one `species`); images already in the library (same bytes) and unreadable ones are
     skipped with a warning."""
-    def change(library):
+    def change(library: ReferenceLibrary) -> tuple[ReferenceLibrary, dict]:
         if not images:
             raise ValueError("add needs images=DIR (one folder per species), images=CSV (file, species) or "
                              "images=DIR species=NAME")
@@ -58,7 +58,7 @@ def add_references(folder: str | Path, images: str, species: str | None = None,
 def remove_references(folder: str | Path, species: str | None = None,
                       files: Sequence[str] | None = None) -> tuple[ReferenceLibrary, dict]:
     """Remove every reference of `species`, or the references stored under `files`."""
-    def change(library):
+    def change(library: ReferenceLibrary) -> tuple[ReferenceLibrary, dict]:
         if bool(species) == bool(files):
             raise ValueError("remove needs species=NAME or files=[...] (one of them)")
         if species:
@@ -67,8 +67,8 @@ def remove_references(folder: str | Path, species: str | None = None,
             drop = library.labels == library.species.index(species)
         else:
             drop = np.zeros(len(library.files), bool)
-            drop[reference_indices(library, files)] = True
-        return library.subset(~drop), {"source": species or list(files), "removed": int(drop.sum()),
+            drop[reference_indices(library, files or [])] = True
+        return library.subset(~drop), {"source": species or list(files or []), "removed": int(drop.sum()),
                                        "threshold": _threshold_note(library)}
 
     return _edit(folder, "remove", change)
@@ -78,7 +78,7 @@ def relabel_references(folder: str | Path, files: Sequence[str] | None = None, s
                        images: str | None = None) -> tuple[ReferenceLibrary, dict]:
     """Move the references `files` to `species`, or each reference a CSV (`images`: ``file, species``) lists to its
     species."""
-    def change(library):
+    def change(library: ReferenceLibrary) -> tuple[ReferenceLibrary, dict]:
         if images:
             pairs = labelled_images(images)
         elif files and species:
@@ -88,7 +88,8 @@ def relabel_references(folder: str | Path, files: Sequence[str] | None = None, s
         refuse_spelling_variants([s for _, s in pairs], library.species)
         indices = reference_indices(library, [p for p, _ in pairs])
         return library.relabelled(indices, [s for _, s in pairs]), {
-            "source": str(images or list(files)), "relabelled": len(indices), "threshold": _threshold_note(library)}
+            "source": str(images or list(files or [])), "relabelled": len(indices),
+            "threshold": _threshold_note(library)}
 
     return _edit(folder, "relabel", change)
 
@@ -98,7 +99,7 @@ def recalibrate(folder: str | Path, images: str, species: str | None = None, kee
     """The novelty threshold from labelled images of species the library knows: the novelty score that keeps
     `keep_known` of them (images that are references themselves are left out: their distance is 0); the confusion a
     census adjusts for is counted on them too."""
-    def change(library):
+    def change(library: ReferenceLibrary) -> tuple[ReferenceLibrary, dict]:
         if not images:
             raise ValueError("calibrate needs images=DIR (one folder per known species) or images=CSV "
                              "(file, species)")
@@ -111,7 +112,7 @@ def recalibrate(folder: str | Path, images: str, species: str | None = None, kee
         if len(good) < 2:
             raise ValueError(f"images={images}: need at least 2 readable images that are not references")
         before, changed = library.threshold, library.subset(np.ones(len(library.files), bool))
-        changed.calibrate(embeddings, [changed.species.index(pairs[i][1]) for i in good], keep_known)
+        changed.calibrate(embeddings, np.array([changed.species.index(pairs[i][1]) for i in good]), keep_known)
         changed.info["calibration"] = {"source": str(images), "n_queries": len(good), "keep_known": keep_known,
                                        "when": _now()}
         return changed, {"source": str(images),
@@ -126,7 +127,7 @@ def apply_verdicts(folder: str | Path, verdicts: Sequence[tuple[str, str, np.nda
     reference of its species (added with the embedding given, or relabelled), and every file of `ours` (the sample's
     files that were not references before the review) that has no verdict now removed (an undone verdict). An image
     that is already a reference (same bytes) is not added twice. References another user added meanwhile stay."""
-    def change(library):
+    def change(library: ReferenceLibrary) -> tuple[ReferenceLibrary, dict]:
         wanted = {f: (s, e, h) for f, s, e, h in verdicts}
         drop = np.array([f in ours and f not in wanted for f in library.files], bool)
         changed = library.subset(~drop) if drop.any() else library
@@ -166,7 +167,8 @@ def _edit(folder: str | Path, command: str,
     return changed, entry
 
 
-def _not_yet_references(library: ReferenceLibrary, pairs) -> tuple[list[tuple[str, str, str]], int]:
+def _not_yet_references(library: ReferenceLibrary,
+                        pairs: list[tuple[str, str]]) -> tuple[list[tuple[str, str, str]], int]:
     """(path, species, hash) of the images not yet in the library (nor twice among `pairs`), and how many were."""
     known = {h for h in _reference_hashes(library) if h}
     fresh, duplicates = [], 0

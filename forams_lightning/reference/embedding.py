@@ -5,7 +5,8 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +36,7 @@ class Inference:
     device: str = "auto"
     precision: str = "32"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for key, least in (("batch_size", 1), ("num_workers", 0)):
             value = getattr(self, key)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
@@ -52,7 +53,7 @@ class Inference:
             return device.type == "cpu" and native_bf16()
         return str(self.precision) == "bf16"
 
-    def autocast(self, device: torch.device):
+    def autocast(self, device: torch.device) -> AbstractContextManager:
         return torch.autocast(device.type, dtype=torch.bfloat16, enabled=self.bf16(device))
 
 
@@ -72,7 +73,7 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def iter_embeddings(embedder: torch.nn.Module, paths: list[str], transform, exif_transpose: bool = True,
+def iter_embeddings(embedder: torch.nn.Module, paths: list[str], transform: Callable, exif_transpose: bool = True,
                     inference: Inference = Inference(), description: str = "embedding"
                     ) -> Iterator[tuple[np.ndarray | None, list[int], list[tuple[int, str]]]]:
     """Batch by batch, in the order of `paths`: (embeddings of the readable files, their indices into `paths`,
@@ -91,7 +92,7 @@ def iter_embeddings(embedder: torch.nn.Module, paths: list[str], transform, exif
             advance(len(indices) + len(failures))
 
 
-def embed_files(embedder: torch.nn.Module, paths: list[str], transform, exif_transpose: bool = True,
+def embed_files(embedder: torch.nn.Module, paths: list[str], transform: Callable, exif_transpose: bool = True,
                 inference: Inference = Inference(), description: str = "embedding",
                 dim: int = 0) -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
     """`iter_embeddings` collected: (embeddings of the readable files, their indices, [(index, error)]); `dim`: the

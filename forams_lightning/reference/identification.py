@@ -11,7 +11,7 @@ import numpy as np
 
 from forams_lightning.atomic import AtomicCsvWriter
 from forams_lightning.metrics.classification import genus_of
-from forams_lightning.metrics.knn import knn_search
+from forams_lightning.metrics.knn import Identification, knn_search
 from forams_lightning.metrics.reranking import Reranking
 from forams_lightning.reference.embedding import Inference, iter_embeddings
 from forams_lightning.reference.novel_groups import SCOPES, NovelGroups, fill_group_column, group_specimens
@@ -37,7 +37,7 @@ class IdentifySettings:
     reranking: Reranking = field(default_factory=Reranking)
     groups: str = "novel"
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if self.vote not in VOTES:
             raise ValueError(f"vote={self.vote!r}: balanced or majority")
         if self.groups not in SCOPES:
@@ -71,7 +71,7 @@ def identify_files(library: ReferenceLibrary, files: list[str], predictions: Pat
                                               library.preprocessing.get("exif_transpose", True), inference,
                                               "identify"):
             rows = {i: unreadable_row(files[i], k, error) for i, error in bad}
-            if good:
+            if good and emb is not None:
                 if keep is not None:
                     keep.write(good, emb)
                 found, score = library.identify(emb, k, settings.reranking, settings.vote == "balanced")
@@ -97,7 +97,8 @@ def unreadable_row(file: str, k: int, error: str) -> list:
     return [file, *([""] * (len(header(k)) - 3)), error, ""]
 
 
-def _row(file: str, library: ReferenceLibrary, found, score, novel, r: int) -> list:
+def _row(file: str, library: ReferenceLibrary, found: Identification, score: np.ndarray, novel: np.ndarray,
+         r: int) -> list:
     species = library.species[found.prediction[r]]
     neighbours = [v for g, lab, d in zip(found.ids[r], found.labels[r], found.distances[r])
                   for v in (library.species[lab], f"{d:.5f}", library.files[g])]
@@ -117,11 +118,15 @@ class Results:
         self.score = np.zeros(capacity, np.float32)
         self.ids = np.full((capacity, k), -1, np.int64)
         self.distances = np.zeros((capacity, k), np.float32)
-        self.n, self.failures = 0, []
-        self.keep, self.kept, self.kept_rows = keep, [], []  # embeddings to group (`SCOPES`) and their rows
+        self.n = 0
+        self.failures: list[tuple[str, str]] = []
+        self.keep = keep
+        self.kept: list[np.ndarray] = []
+        self.kept_rows: list[np.ndarray] = []  # embeddings to group (`SCOPES`) and their rows
         self.groups: NovelGroups | None = None
 
-    def add(self, indices: list[int], found, score, novel, embeddings: np.ndarray | None = None) -> None:
+    def add(self, indices: list[int], found: Identification, score: np.ndarray, novel: np.ndarray,
+            embeddings: np.ndarray | None = None) -> None:
         end, width = self.n + len(indices), found.ids.shape[1]
         if self.keep != "none" and embeddings is not None:
             chosen = np.ones(len(indices), bool) if self.keep == "all" else np.asarray(novel, bool)
@@ -176,7 +181,8 @@ class Results:
             log.info("review order: least certain first (the benefit order weighs up to %d specimens)", BENEFIT_MAX)
             order = "uncertainty"
         rows = None if embeddings is None else np.asarray(embeddings[self.index[:n]])
-        reach = knn_search(library.embeddings, rows, 1, library.metric)[0][:, 0] if order == "benefit" else None
+        reach = None if rows is None or order != "benefit" else knn_search(library.embeddings, rows, 1,
+                                                                             library.metric)[0][:, 0]
         return Specimens(self, review_order(order, rows, self.share[:n], self.novel[:n], self.score[:n], reach,
                                             library.metric), files, library)
 

@@ -14,6 +14,7 @@ with.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,7 +55,7 @@ class LiveReview:
     """The sample's identification kept current as verdicts come (thread-safe: one verdict at a time)."""
 
     def __init__(self, library: ReferenceLibrary, sample: SampleEmbeddings,
-                 settings: IdentifySettings = IdentifySettings(), verdicts: list[Verdict] = (),
+                 settings: IdentifySettings = IdentifySettings(), verdicts: Sequence[Verdict] = (),
                  order: str = "benefit", seed: int = 0):
         """`order`: which specimen comes next (`metrics.review_order.ORDERS`), recomputed after every verdict."""
         if order not in ORDERS:
@@ -67,9 +68,10 @@ class LiveReview:
         self.readable = np.flatnonzero(sample.readable)
         library.track_neighbours(max(self.settings.reranking.csls_k, library.novelty.scale_k, 1))
         self.base, self.library = library, library
+        self._order: list[int] | None = None  # the order, recomputed when asked after a change
         self._verdicts: dict[int, Verdict] = {}
         self.skipped: set[int] = set()
-        self.hashes = {i: "" for i in self.readable}
+        self.hashes: dict[int, str] = {int(i): "" for i in self.readable}
         self._identify_all()
         for verdict in verdicts:
             self.decide(verdict.specimen, verdict.species, verdict.validated_by, verdict.when)
@@ -105,7 +107,7 @@ class LiveReview:
     def skip(self, i: int) -> None:
         with self.lock:
             self.skipped.add(i)
-            self._order = None
+            self._order = None  # recomputed when asked
 
     def decide(self, i: int, species: str, validated_by: str, when: str | None = None) -> list[Change]:
         """Specimen `i` is `species` (a known species or a new name): it becomes a reference, the rest are identified

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def library_lock(folder: str | Path, wait_s: float = WAIT_S) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _open_lock_file(path: Path, folder: Path):
+def _open_lock_file(path: Path, folder: Path) -> IO[str]:
     """The lock file, opened; one that is not a plain file (a folder, a FIFO someone made) or cannot be opened is
     refused naming it, before anything waits on it."""
     if path.exists() and not path.is_file() or path.is_symlink():
@@ -56,7 +57,7 @@ def _open_lock_file(path: Path, folder: Path):
                       "can be read but not changed from here") from None
 
 
-def _try_lock(handle) -> bool:
+def _try_lock(handle: IO[str]) -> bool:
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return True

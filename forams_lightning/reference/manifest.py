@@ -32,7 +32,7 @@ def read_manifest(path: Path) -> dict:
     if not isinstance(manifest, dict):
         raise ValueError(f"{path}: expected a JSON object")
     version = manifest.get("version")
-    if manifest.get("format") != FORMAT or not _whole(version) or version > VERSION:
+    if manifest.get("format") != FORMAT or not isinstance(version, int) or not _whole(version) or version > VERSION:
         raise ValueError(f"{path}: format {manifest.get('format')!r} version {version!r} is not a reference library "
                          f"this version can read (reads version <= {VERSION})")
     for key, check, expected in _FIELDS:
@@ -117,24 +117,24 @@ def _check_parts(path: Path, manifest: dict) -> None:
                          "dark_threshold")
 
 
-def _whole(value, least: int = 0) -> bool:
+def _whole(value: object, least: int = 0) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= least
 
 
-def _number(value) -> bool:
+def _number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
-def _finite(value) -> bool:
-    return _number(value) and math.isfinite(value)
+def _finite(value: object) -> bool:
+    return _number(value) and isinstance(value, (int, float)) and math.isfinite(value)
 
 
-def _names(value) -> bool:
+def _names(value: object) -> bool:
     return isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value) \
         and len(set(value)) == len(value)
 
 
-def _shown(value) -> str:
+def _shown(value: object) -> str:
     text = json.dumps(value)
     return text if len(text) <= 60 else text[:57] + "..."
 

@@ -4,8 +4,10 @@ and when one is flagged novel. On disk: `reference.storage`."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -47,7 +49,7 @@ class ReferenceLibrary:
     neighbours: NeighbourTable | None = field(default=None, repr=False, compare=False)  # `track_neighbours`
     _cache: dict = field(default_factory=dict, repr=False, compare=False)  # derived from the references alone
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         if not self.hashes:
             self.hashes = [""] * len(self.files)
 
@@ -58,7 +60,7 @@ class ReferenceLibrary:
             return None
         return str(self.folder / THUMBNAILS / f"{self.hashes[i]}.jpg")
 
-    def transform(self):
+    def transform(self) -> Callable:
         return build_transform(self.preprocessing["image_size"], self.preprocessing.get("crop_border"))
 
     def embed(self, paths: list[str], inference: Inference = Inference(),
@@ -90,14 +92,14 @@ class ReferenceLibrary:
 
     def novelty_scores(self, queries: np.ndarray) -> np.ndarray:
         """Novelty score of each query (`novelty`; the references' spreads are computed once)."""
-        def spread():
+        def spread() -> np.ndarray | None:
             own = self._tracked(self.novelty.scale_k)
             if own is None or not self.novelty.scale_k:
                 return self.novelty.spread(self.embeddings, self.metric)
             return floored_spread(own.mean(1))
 
-        spread = self._derived(("spread", self.novelty), spread)
-        return self.novelty.distances(self.embeddings, queries, self.metric, spread)
+        return self.novelty.distances(self.embeddings, queries, self.metric, self._derived(("spread", self.novelty),
+                                                                                           spread))
 
     def is_novel(self, score: np.ndarray, prediction: np.ndarray) -> np.ndarray:
         """Flagged novel: the score above the threshold of the species the specimen is identified as."""
@@ -109,7 +111,7 @@ class ReferenceLibrary:
         own)."""
         table = np.full(len(self.species), self.threshold, float)
         own = 0 if self.species_thresholds is None else min(len(table), len(self.species_thresholds))
-        if own:
+        if own and self.species_thresholds is not None:
             table[:own] = self.species_thresholds[:own]
         if self.threshold_model is not None and own < len(table):  # sparsity only where a species needs it
             table[own:] = [self.threshold_model.threshold(s) for s in self.sparsity()[own:]]
@@ -133,7 +135,7 @@ class ReferenceLibrary:
 
     def sparsity(self) -> np.ndarray:
         """`metrics.novelty_thresholds.reference_sparsity` of every species (computed once)."""
-        def compute():
+        def compute() -> np.ndarray:
             if len(self.embeddings) < 2:
                 return np.zeros(len(self.species))
             own = self._tracked(1)
@@ -176,7 +178,7 @@ class ReferenceLibrary:
         key = ("expanded", reranking.expansion_k, reranking.expansion_alpha)
         return self._derived(key, lambda: reranking.expand(self.embeddings))
 
-    def _derived(self, key: tuple, compute):
+    def _derived(self, key: tuple, compute: Callable[[], Any]) -> Any:
         """A value derived from the references alone, computed once per key (copies start with an empty cache)."""
         if key not in self._cache:
             self._cache[key] = compute()
@@ -208,7 +210,7 @@ class ReferenceLibrary:
         labels[list(indices)] = [names.index(s) for s in species]
         return self._copy(labels=labels, species=names)
 
-    def _copy(self, **changes) -> ReferenceLibrary:
+    def _copy(self, **changes: Any) -> ReferenceLibrary:
         return replace(self, info=json.loads(json.dumps(self.info, default=str)), _cache={}, **changes)
 
     def counts(self) -> dict[str, int]:

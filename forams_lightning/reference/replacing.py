@@ -131,7 +131,8 @@ def merge_growth(new: ReferenceLibrary, grown: ReferenceLibrary, inference: Infe
 
 def _removed(library: ReferenceLibrary) -> tuple[set[str], set[str]]:
     """Files and species a library's history removed (`reference.editing.remove_references` records either)."""
-    files, species = set(), set()
+    files: set[str] = set()
+    species: set[str] = set()
     for entry in library.info.get("history") or []:
         if entry.get("command") == "remove":
             source = entry.get("source")

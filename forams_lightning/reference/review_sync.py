@@ -105,9 +105,9 @@ def census_rows(review: LiveReview, order: list[str] | None = None) -> list[list
     with review.lock:
         library, verdicts = review.library, {v.specimen: v for v in review.verdicts()}
         ids = review.ids
-        prediction = np.array([library.species.index(verdicts[i].species) if i in verdicts
-                               else review.prediction[i] for i in ids], int)
-        novel = np.array([review.novel[i] and i not in verdicts for i in ids], bool)
+        prediction = np.array([library.species.index(verdicts[int(i)].species) if int(i) in verdicts
+                               else int(review.prediction[i]) for i in ids], dtype=np.int64)
+        novel = np.array([bool(review.novel[i]) and int(i) not in verdicts for i in ids], bool)
         unreadable: dict[str, int] = {}
         for i in np.flatnonzero(~review.sample.readable):
             unreadable[samples[i]] = unreadable.get(samples[i], 0) + 1

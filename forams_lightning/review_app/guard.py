@@ -17,7 +17,7 @@ def new_token() -> str:
 
 
 def token_matches(given: str | None, token: str) -> bool:
-    return bool(given) and hmac.compare_digest(given.encode(), token.encode())
+    return given is not None and bool(given) and hmac.compare_digest(given.encode(), token.encode())
 
 
 def allowed_hosts(host: str, port: int) -> set[str]:

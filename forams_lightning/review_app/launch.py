@@ -60,10 +60,13 @@ def _identified_against(run: Path) -> str:
     data)."""
     saved = run / ".hydra" / "config.yaml"
     try:
-        return str(OmegaConf.load(saved)["library"])
+        library = _saved_value(saved, "library")
     except Exception:  # noqa: BLE001 - whatever is wrong with it, the user names the library instead
-        raise ValueError(f"run={run}: its saved config {saved} does not name the library it was identified "
-                         "against; give library=DIR") from None
+        library = None
+    if library:
+        return str(library)
+    raise ValueError(f"run={run}: its saved config {saved} does not name the library it was identified against; "
+                     "give library=DIR")
 
 
 def _embed_again(run: Path, sample: SampleEmbeddings | None, library, folder: Path, fingerprint: str,
@@ -75,8 +78,8 @@ def _embed_again(run: Path, sample: SampleEmbeddings | None, library, folder: Pa
     if sample is None:
         with (run / "predictions.csv").open(newline="", encoding="utf-8") as f:
             files = [row["file"] for row in csv.DictReader(f)]
-        images = str(OmegaConf.load(run / ".hydra" / "config.yaml").get("images", "")) \
-            if (run / ".hydra" / "config.yaml").is_file() else ""
+        saved = run / ".hydra" / "config.yaml"
+        images = str(_saved_value(saved, "images")) if saved.is_file() else ""
         listed, samples = sample_images(images) if images and Path(images).exists() else (files, None)
         sample = SampleEmbeddings(files, samples if listed == files else None, np.zeros((0, 0)), str(folder), "",
                                   images)
@@ -124,10 +127,20 @@ def _served(host: str, port: int, make_app):
                     "asked); host=127.0.0.1 keeps it on this machine", host)
     token = new_token()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per thumbnail in the terminal
-    server = make_server(host, port, None, threaded=True)
+    server = make_server(host, port, _not_yet, threaded=True)  # the app needs the port the server was given
     server.app = make_app(token, allowed_hosts(host, server.port))
     shown = f"[{host}]" if ":" in host else host
     return server, f"http://{shown}:{server.port}/?token={token}"
+
+
+def _not_yet(environ, start_response):  # replaced before the server serves
+    raise RuntimeError("the review app is not ready")
+
+
+def _saved_value(saved: Path, key: str):
+    """One value of a saved run config, read as data (None where it has none)."""
+    values = OmegaConf.to_container(OmegaConf.load(saved))
+    return values.get(key) if isinstance(values, dict) else None
 
 
 def _write_census(review: LiveReview, run: Path) -> list | None:

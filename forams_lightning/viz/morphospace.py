@@ -47,15 +47,15 @@ def save_morphospace_png(xy: np.ndarray, species: list[str], seen: np.ndarray, p
                          title: str = "") -> Path:
     """`species`: the name of each point; `seen`: whether its species was in training (unseen: hollow)."""
     plt = pyplot()
-    species, seen = np.asarray(species), np.asarray(seen, bool)
-    names = sorted(set(species.tolist()), key=lambda s: (genus_of(s), s))
+    names = sorted(set(species), key=lambda s: (genus_of(s), s))
+    of, is_known = np.asarray(species), np.asarray(seen, bool)
     genera = sorted({genus_of(s) for s in names})
     colours = plt.get_cmap("tab20" if len(names) <= 20 else "turbo")(np.linspace(0, 1, max(len(names), 2)))
     fig, ax = plt.subplots(figsize=(10, 7.5))
     for i, name in enumerate(names):
         marker = MARKERS[genera.index(genus_of(name)) % len(MARKERS)]
         for is_seen in (True, False):
-            m = (species == name) & (seen == is_seen)
+            m = (of == name) & (is_known == is_seen)
             if m.any():
                 ax.scatter(xy[m, 0], xy[m, 1], s=14, marker=marker, linewidths=0.8,
                            facecolors=colours[i] if is_seen else "none", edgecolors=colours[i],
@@ -74,23 +74,22 @@ def save_morphospace_html(xy: np.ndarray, species: list[str], seen: np.ndarray, 
     """Interactive scatter (plotly, script embedded so it opens offline); hover shows species, genus and file."""
     import plotly.graph_objects as go
 
-    species, seen = np.asarray(species), np.asarray(seen, bool)
-    files = np.asarray(files)
+    names = sorted(set(species), key=lambda s: (genus_of(s), s))
+    of, is_known, shown = np.asarray(species), np.asarray(seen, bool), np.asarray(files)
     fig = go.Figure()
-    names = sorted(set(species.tolist()), key=lambda s: (genus_of(s), s))
     genera = sorted({genus_of(s) for s in names})
     symbols = ["circle", "square", "diamond", "triangle-up", "triangle-down", "cross", "x", "star", "pentagon",
                "hexagon", "star-diamond", "hourglass"]
     for name in names:
         for is_seen in (True, False):
-            m = (species == name) & (seen == is_seen)
+            m = (of == name) & (is_known == is_seen)
             if not m.any():
                 continue
             symbol = symbols[genera.index(genus_of(name)) % len(symbols)] + ("" if is_seen else "-open")
             fig.add_trace(go.Scattergl(
                 x=xy[m, 0], y=xy[m, 1], mode="markers", name=name if is_seen else f"{name} (unseen)",
                 legendgroup=genus_of(name), legendgrouptitle_text=genus_of(name), marker=dict(symbol=symbol, size=7),
-                customdata=np.stack([files[m], np.full(m.sum(), html.escape(name))], 1),
+                customdata=np.stack([shown[m], np.full(m.sum(), html.escape(name))], 1),
                 hovertemplate="%{customdata[1]}<br>%{customdata[0]}<extra></extra>"))
     fig.update_layout(title=title or "morphospace", template="plotly_white", xaxis_visible=False, yaxis_visible=False)
     path = Path(path)

@@ -308,7 +308,8 @@ class _Thumbnails:
     be read (moved, or on another machine), the `fallback` thumbnail a reference library keeps of it is copied."""
 
     def __init__(self, folder: Path, size: int, exif_transpose: bool):
-        self.folder, self.size, self.exif_transpose, self.done = folder, size, exif_transpose, {}
+        self.folder, self.size, self.exif_transpose = folder, size, exif_transpose
+        self.done: dict[str, str | None] = {}
 
     def img(self, file: str, alt: bool = True, fallback: str | None = None) -> str:
         if file not in self.done:
