@@ -37,16 +37,12 @@ def review(cfg: DictConfig) -> None:
     settings = IdentifySettings(cfg.k, cfg.vote, instantiate(cfg.reranking), cfg.groups)
     session, sync = open_review(run, cfg.library, settings, inference, str(cfg.review.order))
     server, url = start_server(session, sync, run, str(cfg.reviewer), str(cfg.host), int(cfg.port))
-    print(f"review at {url}", flush=True)
     try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+        _serve(server, f"review at {url}")
     finally:
-        server.server_close()
-        sync.close()
-        print(f"verdicts in {run / 'verdicts.csv'}; library {sync.library_folder} "
-              f"{'saved' if sync.error is None else 'NOT saved: ' + sync.error}", flush=True)
+        sync.close()  # the last verdicts written into the library and the run folder
+    print(f"verdicts in {run / 'verdicts.csv'}; library {sync.library_folder} "
+          f"{'saved' if sync.error is None else 'NOT saved: ' + sync.error}", flush=True)
 
 
 def _audit(cfg: DictConfig, run: Path) -> None:
@@ -56,7 +52,12 @@ def _audit(cfg: DictConfig, run: Path) -> None:
         raise ValueError("audit=true needs library=DIR (the library whose labels to audit)")
     server, url = start_audit_server(cfg.library, run / "review_files", str(cfg.reviewer), str(cfg.host),
                                      int(cfg.port))
-    print(f"audit at {url}", flush=True)
+    _serve(server, f"audit at {url}")
+
+
+def _serve(server, line: str) -> None:
+    """Prints the one line to open and serves until Ctrl-C."""
+    print(line, flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -266,3 +266,31 @@ def test_the_api_names_groups_writes_the_census_and_refuses_bad_input_in_one_lin
     rows = list(csv.DictReader((run / "predictions.csv").open()))
     assert sum(r["species"] == "Globus <b>novus</b>" and r["validated_by"] == "A. Expert" for r in rows) == 3
     assert len(load_library(folder).files) == 12 + 3
+
+
+def test_the_review_command_prints_one_line_serves_on_127_0_0_1_and_ends_on_ctrl_c(identified):
+    import re
+    import signal
+    import subprocess
+    import sys
+
+    folder, run = identified
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "config.yaml").write_text(f"library: {folder}\n")  # identify's own saved config stays
+    process = subprocess.Popen([sys.executable, "-m", "forams_lightning.review", f"run={run}", f"library={folder}",
+                                "reviewer=A. Expert"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        line = ""
+        for line in process.stdout:
+            if line.startswith("review at"):
+                break
+        found = re.fullmatch(r"review at (http://127\.0\.0\.1:\d+)/\?token=([\w-]+)\n", line)
+        assert found, line
+        assert _get(found.group(1) + "/api/state", found.group(2)) == 200
+        assert _get(found.group(1) + "/api/state") == 403
+    finally:
+        process.send_signal(signal.SIGINT)
+        rest, _ = process.communicate(timeout=60)
+    assert process.returncode == 0 and "verdicts in" in rest
+    assert (run / ".hydra-review" / "config.yaml").is_file()
+    assert (run / ".hydra" / "config.yaml").read_text() == f"library: {folder}\n"

@@ -99,9 +99,9 @@ def replay(library_dir: Path, paths, species, added, expected: list[str]) -> Non
                 names[str(link)] = i
         python = [sys.executable, "-m"]
         _run([*python, "forams_lightning.library", "add", f"library={tmp / 'library'}", f"images={verdicts}",
-              f"hydra.run.dir={tmp / 'add'}"])
+              "precision=32", f"hydra.run.dir={tmp / 'add'}"])  # fp32 like the study: bfloat16 moves near-ties
         _run([*python, "forams_lightning.identify", f"library={tmp / 'library'}", f"images={queries}",
-              "reranking.expansion_k=0", "reranking.csls_k=0", "review.enabled=false",
+              "reranking.expansion_k=0", "reranking.csls_k=0", "review.enabled=false", "precision=32",
               f"hydra.run.dir={tmp / 'identify'}"])
         with open(tmp / "identify" / "predictions.csv", newline="") as f:
             got = [r["species"] for r in sorted(csv.DictReader(f), key=lambda r: names[r["file"]])]

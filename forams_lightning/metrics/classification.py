@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
-from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
 
 def identification_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
     """Accuracy (micro) and macro F1 over the species present in the queries or the predictions."""
+    # imported here: torchmetrics costs seconds to import, which identify and the live review never need
+    from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
+
     t, p = torch.as_tensor(np.asarray(y_true)), torch.as_tensor(np.asarray(y_pred))
     return {
         "knn_acc": float(multiclass_accuracy(p, t, num_classes=num_classes, average="micro")),
