@@ -292,7 +292,7 @@ def test_an_unknown_library_command_is_one_line(capsys):
         _command_word(["library", "frobnicate", "library=x"])
     assert stop.value.code == 1
     assert capsys.readouterr().err.strip() == ("error: 'frobnicate' is not a library command: one of show, add, "
-                                               "remove, relabel, calibrate (--help shows the usage)")
+                                               "remove, relabel, calibrate, audit (--help shows the usage)")
     argv = ["library", "add", "library=x"]
     _command_word(argv)
     assert argv[1] == "command=add"

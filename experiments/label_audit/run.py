@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -53,11 +54,17 @@ def folders(source: Path, target: Path, moved: float, seed: int) -> dict[str, tu
     return wrong
 
 
-def train_and_export(root: Path, run: Path) -> Path:
+def species_name(folder: str) -> str:
+    """A species folder's name as the library calls the species (an ordinal prefix such as "3 - " dropped)."""
+    return re.sub(r"^\d{1,3} - ", "", folder)
+
+
+def train_and_export(root: Path, run: Path, recipe: str = "closed_set") -> Path:
     if not (run / "library" / "manifest.json").is_file():
         python = sys.executable
-        subprocess.run([python, "-m", "forams_lightning.train", "+experiment=closed_set", "data=folders",
-                        f"data.root={root}", f"hydra.run.dir={run}", "logger=csv"], check=True)
+        subprocess.run([python, "-m", "forams_lightning.train", f"+experiment={recipe}", "data=folders",
+                        f"data.root={root}", "data.open_set.folds=null", f"hydra.run.dir={run}", "logger=csv"],
+                       check=True)
         subprocess.run([python, "-m", "forams_lightning.export", f"ckpt={run}", f"out={run / 'library'}"],
                        check=True)
     return run / "library"
@@ -74,6 +81,7 @@ def main() -> None:
     parser.add_argument("--moved", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--new", type=int, default=20, help="new specimens of each species to measure accuracy on")
+    parser.add_argument("--recipe", default="closed_set", help="the experiment both libraries are trained with")
     args = parser.parse_args()
     work, start = Path(args.work).resolve(), time.perf_counter()
     cache = Path(os.environ.get("FORAMS_CACHE", Path.home() / ".cache" / "forams_lightning"))
@@ -83,9 +91,10 @@ def main() -> None:
         wrong = folders(source, work / "noisy_folders", args.moved, args.seed)
         (work / "moved.json").write_text(json.dumps(wrong, indent=1))
     wrong = json.loads((work / "moved.json").read_text())
-    clean = load_library(train_and_export(work / "clean_folders", work / "clean"))
-    noisy_folder = train_and_export(work / "noisy_folders", work / "noisy")
-    repaired_folder = work / "noisy" / "library-repaired"
+    suffix = "" if args.recipe == "closed_set" else f"_{args.recipe}"
+    clean = load_library(train_and_export(work / "clean_folders", work / f"clean{suffix}", args.recipe))
+    noisy_folder = train_and_export(work / "noisy_folders", work / f"noisy{suffix}", args.recipe)
+    repaired_folder = noisy_folder.with_name("library-repaired")
     shutil.rmtree(repaired_folder, ignore_errors=True)
     shutil.copytree(noisy_folder, repaired_folder)
     noisy = load_library(repaired_folder)
@@ -101,18 +110,19 @@ def main() -> None:
         truth = [clean.species[t] for t in labels]
         embedded = {name: lib.embed(files, Inference(num_workers=2), name)[0]
                     for name, lib in (("clean", clean), ("noisy", noisy), ("repaired", repaired))}
-    result = {"moved_share": args.moved, "moved_images": len(wrong), "moved_references": len(planted),
+    result = {"recipe": args.recipe, "moved_share": args.moved, "moved_images": len(wrong),
+              "moved_references": len(planted),
               "suspects": len(rows), "top_n": len(top),
               "precision_at_n": round(len(found) / max(len(top), 1), 3),
               "recall_at_n": round(len(found) / max(len(planted), 1), 3),
-              "right_suggestion": round(float(np.mean([row.suggested_species == wrong[row.file][0]
+              "right_suggestion": round(float(np.mean([row.suggested_species == species_name(wrong[row.file][0])
                                                        for row in top if row.file in wrong] or [0])), 3),
               "accuracy_new_specimens": {name: round(accuracy(lib, embedded[name], truth), 4)
                                          for name, lib in (("clean", clean), ("noisy", noisy),
                                                            ("repaired", repaired))},
               "new_specimens": len(truth), "seconds": round(time.perf_counter() - start)}
     print(json.dumps(result, indent=1))
-    (work / "result.json").write_text(json.dumps(result, indent=1) + "\n")
+    (work / f"result{suffix}.json").write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
