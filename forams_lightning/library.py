@@ -27,6 +27,7 @@ COMMANDS = ("show", "add", "remove", "relabel", "calibrate", "audit")
 def run(cfg: DictConfig):
     """Runs `cfg.command`; returns the changed library (or the shown one)."""
     from forams_lightning.reference import editing
+    from forams_lightning.reference.audit import audit_report
     from forams_lightning.reference.describe import describe
     from forams_lightning.reference.embedding import Inference
     from forams_lightning.reference.storage import load_library
@@ -35,7 +36,7 @@ def run(cfg: DictConfig):
         raise ValueError(f"command={cfg.command!r}: one of {', '.join(COMMANDS)}")
     if cfg.command in ("show", "audit"):
         library = load_library(cfg.library)
-        print(describe(library) if cfg.command == "show" else _audit(library, cfg.paths.output_dir))
+        print(describe(library) if cfg.command == "show" else audit_report(library, cfg.paths.output_dir))
         return library
     inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
     files = _as_list(cfg.files)
@@ -46,23 +47,6 @@ def run(cfg: DictConfig):
         "calibrate": lambda: editing.recalibrate(cfg.library, cfg.images, cfg.species, cfg.keep_known, inference),
     }
     return changes[cfg.command]()[0]
-
-
-def _audit(library, out: str) -> str:
-    """audit.csv in the run folder, and what to do with it."""
-    from pathlib import Path
-
-    from forams_lightning.reference.audit import audit_library, write_audit
-
-    rows = audit_library(library)
-    write_audit(Path(out) / "audit.csv", rows)
-    suspects = [r for r in rows if r.reason == "vote"]
-    lines = [f"{len(suspects)} references the others vote another species, {len(rows) - len(suspects)} duplicates "
-             f"-> {Path(out) / 'audit.csv'}"]
-    lines += [f"  {r.score:.2f}  {r.species} -> {r.suggested_species}: {r.file}" for r in suspects[:10]]
-    lines.append("review them one key each: python -m forams_lightning.review audit=true library=" +
-                 str(library.folder))
-    return "\n".join(lines)
 
 
 def _as_list(files) -> list[str] | None:

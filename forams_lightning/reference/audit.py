@@ -99,3 +99,15 @@ def duplicates(library: ReferenceLibrary) -> list[AuditRow]:
 def write_audit(path: str | Path, rows: list[AuditRow]) -> None:
     """audit.csv: one row per suspect and duplicate (`HEADER`), most suspicious first."""
     atomic_write_csv(path, HEADER, [row.cells() for row in rows])
+
+
+def audit_report(library: ReferenceLibrary, out: str | Path) -> str:
+    """audit.csv written into the folder `out`; returns what to tell the user (counts, the top 10, the next step)."""
+    rows = audit_library(library)
+    write_audit(Path(out) / "audit.csv", rows)
+    suspects = [r for r in rows if r.reason == "vote"]
+    lines = [f"{len(suspects)} references the others vote another species, {len(rows) - len(suspects)} duplicates "
+             f"-> {Path(out) / 'audit.csv'}"]
+    lines += [f"  {r.score:.2f}  {r.species} -> {r.suggested_species}: {r.file}" for r in suspects[:10]]
+    lines.append(f"review them one key each: python -m forams_lightning.review audit=true library={library.folder}")
+    return "\n".join(lines)

@@ -210,6 +210,13 @@ class LiveReview:
             self._grouped = True
             return self.group
 
+    def groups(self) -> list[tuple[str, list[int]]]:
+        """(name, member specimens) of every candidate group, G1 first (`grouping`)."""
+        with self.lock:
+            group = self.grouping()
+            names = sorted({g for g in group if g}, key=lambda g: int(g[1:]))
+            return [(name, [int(i) for i in np.flatnonzero(group == name)]) for name in names]
+
     def _labels(self) -> dict[int, str]:
         return {int(i): self.label(int(i)) for i in self.unreviewed()}
 

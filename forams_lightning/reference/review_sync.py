@@ -85,11 +85,8 @@ def write_predictions(run: Path, review: LiveReview, errors: dict[str, str]) -> 
 
 def write_groups(run: Path, review: LiveReview) -> None:
     with review.lock:
-        group = review.grouping()
-        names = sorted({g for g in group if g}, key=lambda g: int(g[1:]))
         rows = []
-        for name in names:
-            members = [int(i) for i in np.flatnonzero(group == name)]
+        for name, members in review.groups():
             nearest = review.candidates(members[0])[0]
             rows.append([name, len(members), review.files[members[0]], nearest["species"],
                          f"{nearest['references'][0]['distance']:.5f}" if nearest["references"] else ""])

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from flask import Flask, abort, jsonify, render_template
 
 from forams_lightning.reference.live_review import Change, LiveReview
@@ -21,19 +20,13 @@ def create_app(review: LiveReview, sync: ReviewSync, token: str, reviewer: str, 
     `on_census`: writes the census files and returns their rows (None: the sample has no samples)."""
     app = Flask(__name__)
     app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=2**16)
-    images = Images(thumbnails, review.library.preprocessing.get("exif_transpose", True))
-
     protect(app, token, hosts)
 
-    @app.get("/")
-    def specimens_page():
+    @app.get("/", defaults={"view": "specimens"})
+    @app.get("/<any(groups):view>")
+    def page(view: str):
         return render_template("review.html", token=token, reviewer=reviewer, species=review.library.species,
-                               view="specimens")
-
-    @app.get("/groups")
-    def groups_page():
-        return render_template("review.html", token=token, reviewer=reviewer, species=review.library.species,
-                               view="groups")
+                               view=view)
 
     @app.get("/api/state")
     def state():
@@ -77,6 +70,12 @@ def create_app(review: LiveReview, sync: ReviewSync, token: str, reviewer: str, 
         return jsonify({"rows": rows, "message": "census.csv and census.png written" if rows is not None
                         else "this sample has no samples (images in one sub-folder per sample give a census)"})
 
+    _image_routes(app, review, Images(thumbnails, review.library.preprocessing.get("exif_transpose", True)))
+    return app
+
+
+def _image_routes(app: Flask, review: LiveReview, images: Images) -> None:
+    """Thumbnails of the sample's specimens and the library's references, by index."""
     @app.get("/image/specimen/<int:i>")
     def specimen_image(i: int):
         return images.send(review.files[i] if 0 <= i < len(review.files) else None, SPECIMEN_PX)
@@ -87,8 +86,6 @@ def create_app(review: LiveReview, sync: ReviewSync, token: str, reviewer: str, 
         if not 0 <= g < len(library.files):
             abort(404)
         return images.send(library.files[g], REFERENCE_PX, library.thumbnail(g))
-
-    return app
 
 
 def _changed(review: LiveReview, sync: ReviewSync, changes: list[Change]):
@@ -106,11 +103,6 @@ def _state(review: LiveReview, sync: ReviewSync) -> dict:
 
 def _groups(review: LiveReview) -> list[dict]:
     with review.lock:
-        group = review.grouping()
-        names = sorted({g for g in group if g}, key=lambda g: int(g[1:]))
-        found = []
-        for name in names:
-            members = [int(i) for i in np.flatnonzero(group == name)]
-            found.append({"group": name, "members": members,
-                          "candidates": [c["species"] for c in review.candidates(members[0])][:9]})
-        return found
+        return [{"group": name, "members": members,
+                 "candidates": [c["species"] for c in review.candidates(members[0])][:9]}
+                for name, members in review.groups()]
