@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,25 @@ from omegaconf import DictConfig, open_dict
 
 CONF = str(Path(__file__).resolve().parents[1] / "conf")
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+
+
+def rendered_page(url: str, script: str | None = None, screenshot: Path | None = None) -> str:
+    """The DOM of `url` in real Chromium (the system's, driven by playwright) after its scripts and `script` ran;
+    `screenshot` saves a 1200x900 view. Playwright's own timeouts fail a page that hangs in seconds (a bare
+    `chromium --dump-dom` now and then never returned)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1200, "height": 900})
+            page.goto(url)
+            if script:
+                page.evaluate(script)
+            if screenshot:
+                page.screenshot(path=str(screenshot))
+            return page.content()
+        finally:
+            browser.close()
 
 
 def compose_train(overrides: list[str], tmp_path: Path, cache: Path) -> DictConfig:

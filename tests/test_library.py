@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import compose_app
+from conftest import compose_app, rendered_page
 
 from forams_lightning.export import export
 from forams_lightning.identify import identify
@@ -192,16 +192,13 @@ def test_an_interrupted_swap_is_undone_on_load(library):
     assert len(restored.files) == len(before.splitlines()) - 1
 
 
-def _saved_verdicts(page: str, fill: str, out: Path, tmp_path: Path) -> str:
-    """The verdicts CSV that `page` shows after the `fill` script ran in headless Chromium."""
+def _saved_verdicts(page: str, fill: str, out: Path) -> str:
+    """The verdicts CSV that `page` shows after the `fill` script ran in real Chromium."""
     import html as html_lib
     import re
 
-    (out / "filled.html").write_text(page.replace("</body>", fill))
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             "--disable-component-update", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run(["chromium", *flags, "--dump-dom", (out / "filled.html").as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    (out / "filled.html").write_text(page)
+    dom = rendered_page((out / "filled.html").as_uri(), fill)
     return html_lib.unescape(re.search(r'<div id="verdicts-csv">(.*?)</div>', dom, re.S).group(1))
 
 
@@ -220,12 +217,12 @@ def test_review_verdicts_from_the_browser_form_grow_the_library(withheld_run, li
     out = tmp_path / "identified"
     identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
     page = (out / "review.html").read_text()
-    fill = ("<script>const rows = document.querySelectorAll('tr.specimen');"
+    fill = ("() => { const rows = document.querySelectorAll('tr.specimen');"
             "rows[0].querySelector('input[value=confirm]').click();"
             "const box = rows[1].querySelector('input.correction'); box.value = 'Novum genus';"
             "box.dispatchEvent(new Event('input'));"
-            "document.getElementById('save').click();</script></body>")
-    saved = _saved_verdicts(page, fill, out, tmp_path)
+            "document.getElementById('save').click(); }")
+    saved = _saved_verdicts(page, fill, out)
     rows = list(csv.DictReader(saved.splitlines()))
     shown = re.findall(r'<tr class="specimen[^"]*" data-file="([^"]+)" data-species="([^"]+)"', page)
     first, second = [(html_lib.unescape(f), html_lib.unescape(s)) for f, s in shown[:2]]
@@ -310,9 +307,9 @@ def test_naming_a_group_in_the_browser_names_every_member_and_grows_the_library(
     out = tmp_path / "identified"
     identify(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0", "groups=all"], out))
     page = (out / "review-groups.html").read_text()
-    fill = ("<script>const box = document.querySelector('div.group input.group-name'); box.value = 'Novum genus';"
-            "box.dispatchEvent(new Event('input')); document.getElementById('save').click();</script></body>")
-    saved = _saved_verdicts(page, fill, out, tmp_path)
+    fill = ("() => { const box = document.querySelector('div.group input.group-name'); box.value = 'Novum genus';"
+            "box.dispatchEvent(new Event('input')); document.getElementById('save').click(); }")
+    saved = _saved_verdicts(page, fill, out)
     members = json.loads(html_lib.unescape(re.search(r'<div class="group" data-group="G1" data-files="([^"]+)"',
                                                      page).group(1)))
     with open(out / "groups.csv", newline="") as f:

@@ -98,13 +98,17 @@ def test_a_review_resumes_from_its_verdicts_and_a_group_verdict_names_every_memb
     folder, run = identified
     review, sync = _review(folder, run)
     review.decide(_index(review, "3.png"), "G. b", "A")
+    review.decide(_index(review, "0.png"), "Globus novus", "A")
     sync.changed()
     sync.close()
-    again, sync2 = _review(folder, run)
-    assert again.progress()["done"] == 1 and len(again.library.files) == len(review.library.files)
+    again, sync2 = _review(folder, run)  # the verdicts as one growth of the library: the same state
+    assert again.progress()["done"] == 2 and again.library.files == review.library.files
+    np.testing.assert_array_equal(again.prediction, review.prediction)
+    np.testing.assert_array_equal(again.novel, review.novel)
+    assert again.order() == review.order()
     again.grouping()[again.order()[:2]] = "G1"
     again.decide_group("G1", "Globus novus", "B")
-    assert again.progress()["done"] == 3
+    assert again.progress()["done"] == 4
     with pytest.raises(ValueError, match="no candidate group 'G7'"):
         again.decide_group("G7", "x", "B")
     with pytest.raises(ValueError, match="Globus novus"):
@@ -294,3 +298,18 @@ def test_the_review_command_prints_one_line_serves_on_127_0_0_1_and_ends_on_ctrl
     assert process.returncode == 0 and "verdicts in" in rest
     assert (run / ".hydra-review" / "config.yaml").is_file()
     assert (run / ".hydra" / "config.yaml").read_text() == f"library: {folder}\n"
+
+
+def test_opening_a_review_imports_no_backbone_library(identified):
+    """The review starts in seconds: kept embeddings need no network, so timm, torchvision and scikit-learn (seconds
+    of import) stay unimported until a file has to be embedded."""
+    import subprocess
+    import sys
+
+    folder, run = identified
+    code = ("import sys\nfrom forams_lightning.review_app.launch import open_review\n"
+            f"review, sync = open_review({str(run)!r}, {str(folder)!r})\nsync.close()\n"
+            "print(sorted(m for m in ('timm', 'torchvision', 'sklearn') if m in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"

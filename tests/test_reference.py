@@ -7,13 +7,12 @@ import json
 import logging
 import re
 import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import compose_app
+from conftest import compose_app, rendered_page
 from PIL import Image
 
 from forams_lightning.export import export
@@ -166,17 +165,13 @@ def test_review_html_renders_in_headless_chromium(library, trained_run, tmp_path
         shutil.copy(src, specimens / f"{i}.jpg")
     out = tmp_path / "identified"
     identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
-    page = (out / "review.html").as_uri()
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", f"--user-data-dir={tmp_path / 'p'}"]
-    dom = subprocess.run(["chromium", *flags, "--dump-dom", page], capture_output=True, text=True, timeout=120).stdout
+    shot = tmp_path / "shot.png"
+    dom = rendered_page((out / "review.html").as_uri(), screenshot=shot)
     assert dom.count('class="specimen') == 6
     # the page's script builds each row's verdict controls and path line (not stored in the file: size)
     table = dom.split("<tbody>")[1].split("</tbody>")[0]
     assert table.count('type="radio"') == 18 and table.count('class="correction"') == 6
     assert f"<small>{specimens / '0.jpg'}</small>" in table
-    shot = tmp_path / "shot.png"
-    subprocess.run(["chromium", *flags, f"--screenshot={shot}", "--window-size=1200,900", page],
-                   capture_output=True, timeout=120)
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=float)
     assert pixels.std() > 20  # images and text, not a blank page
     assert (pixels < 128).mean() > 0.02
@@ -328,11 +323,8 @@ def test_review_of_a_whole_sample_is_paged_small_and_opens_fast(library, trained
     on_first = set(re.findall(r"review_files/[0-9a-f]+\.jpg", (out / "review.html").read_text()))
     first_page = (out / "review.html").stat().st_size + sum((out / t).stat().st_size for t in on_first)
     assert first_page < 3 * 2**20
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-             f"--user-data-dir={tmp_path / 'p'}"]
     start = time.perf_counter()
-    dom = subprocess.run(["chromium", *flags, "--dump-dom", (out / "review.html").as_uri()], capture_output=True,
-                         text=True, timeout=120).stdout
+    dom = rendered_page((out / "review.html").as_uri())
     assert time.perf_counter() - start < 10 and dom.count('class="specimen') == 200
 
 

@@ -39,7 +39,7 @@ def test_a_library_describes_its_network_by_plain_arguments_and_reloads(small_li
     manifest = json.loads((small_library / "manifest.json").read_text())
     assert manifest["version"] == 3 and "_target_" not in json.dumps(manifest)
     library = load_library(small_library)
-    assert library.embedder(torch.rand(2, 3, 32, 32)).shape == (2, 8)
+    assert library.network()(torch.rand(2, 3, 32, 32)).shape == (2, 8)
 
 
 def test_libraries_written_with_class_names_still_load(small_library):
@@ -95,12 +95,20 @@ def test_the_library_command_refuses_a_tampered_manifest_in_one_line(small_libra
     (lambda lib: (lib / "index.faiss").write_bytes((lib / "index.faiss").read_bytes()[:50]), "index.faiss: not a"),
     (lambda lib: (lib / "references.csv").write_text("file,species,label\na.png,G. a,x\n"), "references.csv"),
     (lambda lib: (lib / "references.csv").write_bytes(b"file,species,label,sha1\n\xff\xfe,G,0,\n"), "references.csv"),
-    (lambda lib: torch.save({"w": torch.zeros(1)}, lib / "embedder.pt"), "embedder.pt: not the weights"),
+    (lambda lib: torch.save([torch.zeros(1)], lib / "embedder.pt"), "embedder.pt: not the weights"),
 ])
 def test_a_damaged_library_is_refused_naming_the_file(small_library, damage, message):
     damage(small_library)
     with pytest.raises(ValueError, match=message):
         load_library(small_library)
+
+
+def test_weights_of_another_network_are_refused_when_it_is_built(small_library):
+    """The network is built the first time a file is embedded (reading a library imports no backbone library)."""
+    torch.save({"w": torch.zeros(1)}, small_library / "embedder.pt")
+    library = load_library(small_library)
+    with pytest.raises(ValueError, match="embedder.pt: not the weights of the network manifest.json describes"):
+        library.network()
 
 
 def test_weights_that_carry_code_are_refused(small_library, tmp_path):

@@ -8,7 +8,7 @@ with small noise up to --references (files that do not exist: no thumbnails are 
 verdict goes through the real server (HTTP on 127.0.0.1): POST the verdict (the library in memory grows, every
 unreviewed specimen is identified again), then GET the next specimen with its candidates, as the page does. Start-up:
 `open_review` + `start_server` in this process, and the whole command (Python, torch and the package imported) to
-its `review at` line.
+its `review at` line; the command resumes the --verdicts verdicts the in-process review made.
 """
 
 from __future__ import annotations

@@ -13,8 +13,9 @@ large library are absent from a sample, and their intervals must reach 0)."""
 
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
-from scipy.stats import norm
 
 from forams_lightning.metrics.quantification import Posterior, bayesian_shares
 
@@ -29,7 +30,7 @@ def wilson_interval(count: np.ndarray, n: int, level: float = 0.95) -> tuple[np.
     count = np.asarray(count, float)
     if n <= 0:
         return np.zeros_like(count), np.zeros_like(count)
-    z = norm.ppf(0.5 + level / 2)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
     p = count / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import confusion_matrix, precision_recall_fscore_support
 
 
 def identification_scores(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> dict[str, float]:
     """Accuracy (micro) and macro F1 over the species present in the queries or the predictions."""
-    # imported here: torchmetrics costs seconds to import, which identify and the live review never need
+    # imported here (and sklearn below): seconds of import that identify and the live review never need
     from torchmetrics.functional.classification import multiclass_accuracy, multiclass_f1_score
 
     t, p = torch.as_tensor(np.asarray(y_true)), torch.as_tensor(np.asarray(y_pred))
@@ -33,6 +32,8 @@ def genus_accuracy(y_true: np.ndarray, y_pred: np.ndarray, species: list[str]) -
 
 def per_species_table(y_true: np.ndarray, y_pred: np.ndarray, species: list[str]) -> list[dict]:
     """Precision, recall, F1 and support of every species with queries or predictions."""
+    from sklearn.metrics import precision_recall_fscore_support
+
     present = sorted(set(np.asarray(y_true).tolist()) | set(np.asarray(y_pred).tolist()))
     p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=present, zero_division=0)
     return [{"species": species[c], "precision": float(pi), "recall": float(ri), "f1": float(fi), "support": int(si)}
@@ -41,4 +42,6 @@ def per_species_table(y_true: np.ndarray, y_pred: np.ndarray, species: list[str]
 
 def normalised_confusion(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """Rows: true species, normalised to sum to 1 (rows without queries stay 0)."""
+    from sklearn.metrics import confusion_matrix
+
     return confusion_matrix(y_true, y_pred, labels=list(range(num_classes)), normalize="true")

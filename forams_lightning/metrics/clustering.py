@@ -7,7 +7,6 @@ import numpy as np
 from scipy.cluster import hierarchy
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import pdist
-from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score
 
 from forams_lightning.metrics.vectors import prepared
 
@@ -27,6 +26,9 @@ def hungarian_match(y_true: np.ndarray, clusters: np.ndarray) -> np.ndarray:
 
 def cluster_scores(y_true: np.ndarray, clusters: np.ndarray) -> dict[str, float]:
     """Hungarian-matched accuracy and macro F1 (over the true species), NMI, ARI, number of clusters."""
+    # sklearn on first use: the live review groups specimens with this module and never scores them
+    from sklearn.metrics import adjusted_rand_score, f1_score, normalized_mutual_info_score
+
     matched = hungarian_match(y_true, clusters)
     return {
         "acc": float(np.mean(matched == y_true)),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from forams_lightning.metrics.knn import knn_search
 from forams_lightning.metrics.neighbour_table import BLOCK_CELLS, nearest_of, pairwise_distances
@@ -83,6 +82,8 @@ def novelty_scores(known_scores: np.ndarray, unknown_scores: np.ndarray, known_c
     known_scores, unknown_scores = np.asarray(known_scores, float), np.asarray(unknown_scores, float)
     known_correct = np.asarray(known_correct, bool)
     y = np.r_[np.zeros(len(known_scores)), np.ones(len(unknown_scores))]
+    from sklearn.metrics import roc_auc_score  # on first use: the live review's start-up imports this module
+
     auroc = roc_auc_score(y, np.r_[known_scores, unknown_scores])
     threshold = float(np.quantile(known_scores, keep))
     kept = known_scores <= threshold

@@ -66,21 +66,33 @@ def build_embedder(spec: dict, where: str = "embedder") -> nn.Module:
     """The (untrained) network a description names: an `Embedder`, or an `EmbeddingEnsemble` for
     ``{"members": [spec, ...]}``. Built by this package's own classes from plain arguments: nothing a file names is
     imported or called, and anything else is refused naming `where` (the file and key)."""
-    if not isinstance(spec, dict):
-        raise ValueError(f"{where}: expected an object describing the network")
+    check_spec(spec, where)
     if "members" in spec:
         from forams_lightning.models.ensemble import EmbeddingEnsemble
 
+        return EmbeddingEnsemble([build_embedder(m, f"{where}.members[{i}]") for i, m in enumerate(spec["members"])])
+    backbone = Backbone(**{**_arguments(spec, "backbone", where), "pretrained": False})
+    head = EmbeddingHead(in_features=backbone.num_features, **_arguments(spec, "head", where))
+    return Embedder(backbone, head, spec.get("tta_rotations", 1))
+
+
+def check_spec(spec: dict, where: str = "embedder") -> None:
+    """The refusals of `build_embedder` without building anything (no backbone library imported): a description
+    that is not of this package's classes with plain, bounded arguments is a ValueError naming `where`."""
+    if not isinstance(spec, dict):
+        raise ValueError(f"{where}: expected an object describing the network")
+    if "members" in spec:
         members = spec["members"]
         if not isinstance(members, list) or not members:
             raise ValueError(f"{where}.members: expected a non-empty list of network descriptions")
-        return EmbeddingEnsemble([build_embedder(m, f"{where}.members[{i}]") for i, m in enumerate(members)])
-    backbone = Backbone(**{**_arguments(spec, "backbone", where), "pretrained": False})
-    head = EmbeddingHead(in_features=backbone.num_features, **_arguments(spec, "head", where))
+        for i, member in enumerate(members):
+            check_spec(member, f"{where}.members[{i}]")
+        return
+    for part in PARTS:
+        _arguments(spec, part, where)
     rotations = spec.get("tta_rotations", 1)
     if isinstance(rotations, bool) or rotations not in (1, 2, 3, 4):
         raise ValueError(f"{where}.tta_rotations={rotations!r}: expected 1..4 quarter turns")
-    return Embedder(backbone, head, rotations)
 
 
 def _arguments(spec: dict, part: str, where: str) -> dict:

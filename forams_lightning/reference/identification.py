@@ -67,7 +67,7 @@ def identify_files(library: ReferenceLibrary, files: list[str], predictions: Pat
                  "labelled species to calibrate one): novel specimens are not grouped; export it again to group them")
     results = Results(len(files), k, settings.groups if library.grouping is not None else "none")
     with AtomicCsvWriter(predictions, header(k)) as writer:
-        for emb, good, bad in iter_embeddings(library.embedder, files, library.transform(),
+        for emb, good, bad in iter_embeddings(library.network(), files, library.transform(),
                                               library.preprocessing.get("exif_transpose", True), inference,
                                               "identify"):
             rows = {i: unreadable_row(files[i], k, error) for i, error in bad}

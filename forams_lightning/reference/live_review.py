@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -72,9 +72,23 @@ class LiveReview:
         self._verdicts: dict[int, Verdict] = {}
         self.skipped: set[int] = set()
         self.hashes: dict[int, str] = {int(i): "" for i in self.readable}
+        self._resume(verdicts)
         self._identify_all()
+
+    def _resume(self, verdicts: Sequence[Verdict]) -> None:
+        """An earlier session's verdicts (the last on a specimen counts) as one growth of the library: a review of
+        hundreds of verdicts resumes with one identification of the sample, not one a verdict."""
         for verdict in verdicts:
-            self.decide(verdict.specimen, verdict.species, verdict.validated_by, verdict.when)
+            self._check(verdict.specimen)
+            species = checked_name(verdict.species.strip(), "verdicts.csv")
+            self._verdicts[verdict.specimen] = replace(verdict, species=species)
+        names = sorted({v.species for v in self._verdicts.values()})
+        refuse_spelling_variants(names, [s for s in self.library.species if s not in names])
+        ids = list(self._verdicts)
+        if ids:
+            self.library = self.library.with_references(self.sample.embeddings[ids],
+                                                        [self._verdicts[i].species for i in ids],
+                                                        [self.files[i] for i in ids], [self._hash(i) for i in ids])
 
     def verdicts(self) -> list[Verdict]:
         with self.lock:

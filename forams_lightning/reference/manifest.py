@@ -21,7 +21,7 @@ MAX_IMAGE_SIZE = 4096
 
 
 def read_manifest(path: Path) -> dict:
-    """The manifest's fields, checked (`embedder` is checked where it is built, `models.embedder.build_embedder`)."""
+    """The manifest's fields, checked (`embedder` in `reference.stored_network`)."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError:

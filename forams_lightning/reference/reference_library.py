@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 import torch
 
-from forams_lightning.data.transforms import build_transform
 from forams_lightning.metrics.knn import Identification, knn_identify, knn_search
 from forams_lightning.metrics.neighbour_table import NeighbourTable
 from forams_lightning.metrics.novelty import NoveltyScore, floored_spread
@@ -20,6 +19,7 @@ from forams_lightning.metrics.novelty_thresholds import ThresholdModel, referenc
 from forams_lightning.metrics.reranking import Reranking, hubness
 from forams_lightning.reference.discovery import Grouping
 from forams_lightning.reference.embedding import Inference, embed_files
+from forams_lightning.reference.stored_network import StoredNetwork
 
 IDENTIFY_CSLS_K = 20  # identify's default re-ranking (conf/identify.yaml)
 THUMBNAILS = "thumbnails"  # the folder of a saved library that holds a small JPEG of every reference, by content hash
@@ -27,7 +27,7 @@ THUMBNAILS = "thumbnails"  # the folder of a saved library that holds a small JP
 
 @dataclass
 class ReferenceLibrary:
-    embedder: torch.nn.Module  # Embedder or EmbeddingEnsemble
+    embedder: torch.nn.Module | StoredNetwork  # Embedder or EmbeddingEnsemble; as stored until `network()`
     embedder_spec: dict  # models.embedder.embedder_spec, or {"members": [spec, ...]}
     embeddings: np.ndarray
     labels: np.ndarray
@@ -60,13 +60,21 @@ class ReferenceLibrary:
             return None
         return str(self.folder / THUMBNAILS / f"{self.hashes[i]}.jpg")
 
+    def network(self) -> torch.nn.Module:
+        """The embedder as a module (a loaded library's is built here, the first time a file is embedded)."""
+        if isinstance(self.embedder, StoredNetwork):
+            self.embedder = self.embedder.build()
+        return self.embedder
+
     def transform(self) -> Callable:
+        from forams_lightning.data.transforms import build_transform  # torchvision: only when files are embedded
+
         return build_transform(self.preprocessing["image_size"], self.preprocessing.get("crop_border"))
 
     def embed(self, paths: list[str], inference: Inference = Inference(),
               description: str = "embedding") -> tuple[np.ndarray, list[int], list[tuple[int, str]]]:
         """Files embedded with the library's own network and preprocessing (`reference.embedding.embed_files`)."""
-        return embed_files(self.embedder, paths, self.transform(), self.preprocessing.get("exif_transpose", True),
+        return embed_files(self.network(), paths, self.transform(), self.preprocessing.get("exif_transpose", True),
                            inference, description, dim=self.embeddings.shape[1])
 
     def identify(self, queries: np.ndarray, k: int | None = None, reranking: Reranking = Reranking(),

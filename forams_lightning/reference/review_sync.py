@@ -44,7 +44,7 @@ def read_verdicts(run: Path, files: list[str]) -> list[Verdict]:
     with path.open(newline="", encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     unknown = [r.get("file") for r in rows if r.get("file") not in at]
-    if unknown or any(not r.get("species") for r in rows):
+    if unknown or any(not (r.get("species") or "").strip() for r in rows):
         raise ValueError(f"{path}: rows of files that are not in this sample or without a species "
                          f"({unknown[:3]}); fix or move the file away to start the review afresh")
     return [Verdict(at[r["file"]], r["species"], r.get("validated_by") or "", r.get("when") or "") for r in rows]

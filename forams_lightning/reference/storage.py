@@ -11,8 +11,9 @@
     thumbnails/      a 64-px JPEG of every reference, named by its sha1: the review shows it where the original is
                      not at its stored path (a library mailed to a colleague, images moved)
 
-Loading reads every file as data: the manifest is checked field by field (`reference.manifest`), the network is built
-by the package's own classes from plain arguments, `embedder.pt` holds tensors only; a damaged or tampered file is
+Loading reads every file as data: the manifest is checked field by field (`reference.manifest`), `embedder.pt` holds
+tensors only, and the network is built by the package's own classes from plain arguments the first time a file is
+embedded (`reference.stored_network`; weights of another network are refused then); a damaged or tampered file is
 refused with one line naming it. A library changes only by a whole new folder renamed into place (`save_library`): a
 kill leaves the old library or the new one.
 """
@@ -31,14 +32,14 @@ import numpy as np
 import torch
 
 from forams_lightning.atomic import atomic_write_csv
-from forams_lightning.checkpoints import load_weights_only
 from forams_lightning.metrics.novelty import NoveltyScore
 from forams_lightning.metrics.novelty_thresholds import ThresholdModel
-from forams_lightning.models.embedder import build_embedder, plain_spec
+from forams_lightning.models.embedder import plain_spec
 from forams_lightning.reference.discovery import Grouping
 from forams_lightning.reference.manifest import FORMAT, VERSION, read_manifest
 from forams_lightning.reference.reference_library import THUMBNAILS, ReferenceLibrary
 from forams_lightning.reference.sources import file_sha1
+from forams_lightning.reference.stored_network import StoredNetwork
 from forams_lightning.viz.thumbnails import save_thumbnail
 
 log = logging.getLogger(__name__)
@@ -203,12 +204,11 @@ def load_library(folder: str | Path, device: str | torch.device = "cpu") -> Refe
                                 "build one with `python -m forams_lightning.export ckpt=...`")
     manifest = read_manifest(folder / "manifest.json")
     spec = manifest["embedder"]
-    embedder = build_embedder(spec, f"{folder / 'manifest.json'}: embedder")  # weights from embedder.pt
-    _load_weights(embedder, folder / "embedder.pt")
+    embedder = StoredNetwork(spec, folder, device)  # built the first time a file is embedded
     embeddings = _read_index(folder / "index.faiss")
     labels, files, hashes = _read_references(folder, len(embeddings), len(manifest["species"]))
     library = ReferenceLibrary(
-        embedder=embedder.to(device).eval(), embedder_spec=plain_spec(spec), embeddings=embeddings, labels=labels,
+        embedder=embedder, embedder_spec=plain_spec(spec), embeddings=embeddings, labels=labels,
         files=files, hashes=hashes, species=manifest["species"], metric=manifest["metric"], k=manifest["k"],
         threshold=float(manifest["novelty_threshold"]), novelty=NoveltyScore(**manifest.get("novelty_score", {})),
         preprocessing=manifest["preprocessing"], folder=folder,
@@ -220,16 +220,6 @@ def load_library(folder: str | Path, device: str | torch.device = "cpu") -> Refe
         threshold_model=ThresholdModel(**manifest["novelty_model"]) if manifest.get("novelty_model") else None)
     library.info = {k: v for k, v in manifest.items() if k not in described(library)}
     return library
-
-
-def _load_weights(embedder: torch.nn.Module, path: Path) -> None:
-    """The network's weights: tensors only (`checkpoints.load_weights_only`), and exactly the described network's."""
-    state = load_weights_only(path)
-    try:
-        embedder.load_state_dict(state)
-    except Exception as error:  # noqa: BLE001 - a mismatch or a non-dict: either way not this network's weights
-        raise ValueError(f"{path}: not the weights of the network manifest.json describes "
-                         f"({type(error).__name__})") from None
 
 
 def _read_index(path: Path) -> np.ndarray:
