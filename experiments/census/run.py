@@ -81,10 +81,15 @@ def main() -> None:
                "samples": {str(size): score_samples(library, specimens, size, args.species, args.samples, args.seeds)
                            for size in args.sizes},
                "seconds": round(time.perf_counter() - start, 1)}
+    report(summary, args.out)
+
+
+def report(summary: dict, out: str | None) -> None:
+    """The study's summary printed as JSON, and written to `out` where given."""
     text = json.dumps(summary, indent=1)
     print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    if out:
+        Path(out).write_text(text + "\n")
 
 
 if __name__ == "__main__":

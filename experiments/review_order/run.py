@@ -14,7 +14,6 @@ seed; each order replays it against a fresh copy of the library. Prints a JSON s
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "census"))
-from run import new_specimens  # noqa: E402
+from run import new_specimens, report  # noqa: E402
 
 from forams_lightning.data.reading import read_catalogue  # noqa: E402
 from forams_lightning.metrics.review_order import ORDERS  # noqa: E402
@@ -100,10 +99,7 @@ def main() -> None:
                "accuracy": {order: {b: round(float(np.mean([r[b] for r in runs])), 4) for b in runs[0]}
                             for order, runs in results.items()},
                "per_seed": results, "seconds": round(time.perf_counter() - start, 1)}
-    text = json.dumps(summary, indent=1)
-    print(text)
-    if args.out:
-        Path(args.out).write_text(text + "\n")
+    report(summary, args.out)
 
 
 if __name__ == "__main__":
