@@ -313,3 +313,26 @@ def test_opening_a_review_imports_no_backbone_library(identified):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_references_another_user_adds_join_the_review_at_its_next_save(identified, tmp_path):
+    """Another expert's `library add` while this review runs: after this review's next save its specimens are
+    identified against those references too, and this review's own verdicts stay on top."""
+    from forams_lightning.reference.editing import add_references
+
+    folder, run = identified
+    review, sync = _review(folder, run)
+    first = _index(review, "0.png")  # of the species the library does not hold (colour channel 2)
+    assert not review.label(first).startswith("G. c")
+    new = tmp_path / "added"
+    new.mkdir()
+    for i in range(4):
+        Image.fromarray(_pattern(300 + i, 2)).save(new / f"c{i}.png")
+    add_references(folder, str(new), species="G. c")
+    review.decide(_index(review, "3.png"), "G. b", "A")
+    sync.changed()
+    sync.close()
+    assert review.label(first).startswith("G. c") and "G. c" in review.library.species
+    assert len(review.library.files) == 12 + 4 + 1 and review.library.files[-1].endswith("3.png")
+    assert len(load_library(folder).files) == 12 + 4 + 1
+    assert review.adopt(load_library(folder), sync.ours) == []  # nobody changed anything since

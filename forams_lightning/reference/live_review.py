@@ -66,7 +66,8 @@ class LiveReview:
         self.sample, self.lock = sample, threading.RLock()
         self.files = [str(Path(f).resolve()) for f in sample.files]
         self.readable = np.flatnonzero(sample.readable)
-        library.track_neighbours(max(self.settings.reranking.csls_k, library.novelty.scale_k, 1))
+        self.depth = max(self.settings.reranking.csls_k, library.novelty.scale_k, 1)  # of the neighbour table
+        library.track_neighbours(self.depth)
         self.base, self.library = library, library
         self._order: list[int] | None = None  # the order, recomputed when asked after a change
         self._verdicts: dict[int, Verdict] = {}
@@ -84,11 +85,33 @@ class LiveReview:
             self._verdicts[verdict.specimen] = replace(verdict, species=species)
         names = sorted({v.species for v in self._verdicts.values()})
         refuse_spelling_variants(names, [s for s in self.library.species if s not in names])
+        self._add_verdicts()
+
+    def _add_verdicts(self) -> None:
+        """Every verdict's specimen a reference of the library in memory, in one growth."""
         ids = list(self._verdicts)
         if ids:
             self.library = self.library.with_references(self.sample.embeddings[ids],
                                                         [self._verdicts[i].species for i in ids],
                                                         [self.files[i] for i in ids], [self._hash(i) for i in ids])
+
+    def adopt(self, stored: ReferenceLibrary, ours: set[str]) -> list[Change]:
+        """The library as it is stored now (read after each save, `reference.review_sync`): what others changed
+        meanwhile (another expert's review, `library add`, a relabel) joins this review, and the specimens not yet
+        reviewed are identified again; returns what changed among them. `ours` (this sample's files that were not
+        references before the review) stay this review's own verdicts. Nothing is done where nobody else changed
+        anything."""
+        mine = ours | {self.files[v.specimen] for v in self.verdicts()}
+        if _references(stored, mine) == _references(self.base, mine) and stored.threshold == self.base.threshold:
+            return []
+        others = stored.subset(np.array([f not in ours for f in stored.files], bool))
+        others.track_neighbours(self.depth)  # outside the lock: verdicts go on meanwhile
+        with self.lock:
+            before = self._labels()
+            self.base = self.library = others
+            self._add_verdicts()
+            self._identify_all()
+            return self._changes(before)
 
     def verdicts(self) -> list[Verdict]:
         with self.lock:
@@ -273,6 +296,11 @@ class LiveReview:
             return {"done": len(self._verdicts), "left": len(self.readable) - len(self._verdicts),
                     "flagged": int(self.novel[self.unreviewed()].sum()) if len(self.readable) else 0,
                     "references": len(self.library.files), "species": len(self.library.species)}
+
+
+def _references(library: ReferenceLibrary, leaving: set[str]) -> list[tuple[str, str]]:
+    """(file, species) of every reference whose file is not in `leaving`, in order."""
+    return [(f, library.species[label]) for f, label in zip(library.files, library.labels) if f not in leaving]
 
 
 def _now() -> str:

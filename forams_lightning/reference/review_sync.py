@@ -155,7 +155,8 @@ class ReviewSync:
         wanted = [(review.files[v.specimen], v.species, review.sample.embeddings[v.specimen],
                    review.hashes.get(v.specimen, "")) for v in review.verdicts()]
         try:
-            apply_verdicts(self.library_folder, wanted, self.ours, f"live review of {self.run}")
+            stored, _ = apply_verdicts(self.library_folder, wanted, self.ours, f"live review of {self.run}")
+            review.adopt(stored, self.ours)  # what other users changed meanwhile joins this review
             write_predictions(self.run, review, self.errors)
             write_groups(self.run, review)
             self.synced, self.error = generation, None
