@@ -77,8 +77,8 @@ class LiveReview:
         self._identify_all()
 
     def _resume(self, verdicts: Sequence[Verdict]) -> None:
-        """An earlier session's verdicts (the last on a specimen counts) as one growth of the library: a review of
-        hundreds of verdicts resumes with one identification of the sample, not one a verdict."""
+        """The verdicts made before the review was opened again (the last on a specimen counts) as one growth of the
+        library: a review of hundreds of verdicts resumes with one identification of the sample, not one a verdict."""
         for verdict in verdicts:
             self._check(verdict.specimen)
             species = checked_name(verdict.species.strip(), "verdicts.csv")
