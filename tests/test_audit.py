@@ -114,6 +114,9 @@ def test_the_audit_view_relabels_and_removes_with_one_key_each(saved, tmp_path):
     from forams_lightning.review_app.launch import start_audit_server
 
     server, url = start_audit_server(saved, tmp_path / "thumbs", "A. Expert")
+    token = {"X-Review-Token": url.split("token=")[1], "Host": url.split("/")[2]}
+    padded = {"row": 0, "action": "relabel", "note": "x" * 2**16}  # a decision in a body over 64 KiB: refused
+    assert server.app.test_client().post("/api/audit/decide", json=padded, headers=token).status_code == 413
     threading.Thread(target=server.serve_forever, daemon=True).start()
     audit_rows = audit_library(load_library(saved))
     try:

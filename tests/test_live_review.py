@@ -261,6 +261,8 @@ def test_the_api_names_groups_writes_the_census_and_refuses_bad_input_in_one_lin
     refused = client.post("/api/verdict", json={"id": 999, "species": "G. a"}, headers=token)
     assert refused.status_code == 400 and "no such readable specimen" in refused.get_json()["error"]
     assert client.post("/api/verdict", data="not json", headers=token).status_code == 400
+    padded = {"id": first, "species": "G. a", "note": "x" * 2**16}  # a verdict in a body over 64 KiB: refused
+    assert client.post("/api/verdict", json=padded, headers=token).status_code == 413 and first in review.order()
     assert client.post("/api/undo", json={"ids": [first]}, headers=token).status_code == 400
     assert client.get("/image/reference/99999", headers=token).status_code == 404
     census = client.post("/api/census", json={}, headers=token).get_json()

@@ -57,8 +57,7 @@ def embedder_spec(model_cfg) -> dict:
         spec[part] = node
     spec["backbone"]["pretrained"] = False  # the weights come from the checkpoint or the library
     spec["tta_rotations"] = int(model_cfg.get("tta_rotations", 1))
-    for part in PARTS:  # checked when written, not first when a colleague loads the library
-        _arguments(spec, part, "model")
+    check_spec(spec, "model")  # checked when written, not first when a colleague loads the library
     return spec
 
 

@@ -77,7 +77,9 @@ def identify_files(library: ReferenceLibrary, files: list[str], predictions: Pat
                 found, score = library.identify(emb, k, settings.reranking, settings.vote == "balanced")
                 novel = library.is_novel(score, found.prediction)
                 results.add(good, found, score, novel, emb)
-                rows.update({i: _row(files[i], library, found, score, novel, r) for r, i in enumerate(good)})
+                rows.update({i: prediction_row(files[i], library, int(found.prediction[r]), float(found.vote_share[r]),
+                                               found.ids[r], found.distances[r], float(score[r]), bool(novel[r]))
+                             for r, i in enumerate(good)})  # group: `fill_group_column`
             writer.write([rows[i] for i in sorted(rows)])
             results.failures += [(files[i], error) for i, error in bad]
     results.groups = results.grouped(library)
@@ -97,14 +99,16 @@ def unreadable_row(file: str, k: int, error: str) -> list:
     return [file, *([""] * (len(header(k)) - 3)), error, ""]
 
 
-def _row(file: str, library: ReferenceLibrary, found: Identification, score: np.ndarray, novel: np.ndarray,
-         r: int) -> list:
-    species = library.species[found.prediction[r]]
-    neighbours = [v for g, lab, d in zip(found.ids[r], found.labels[r], found.distances[r])
-                  for v in (library.species[lab], f"{d:.5f}", library.files[g])]
-    padding = [""] * (3 * found.ids.shape[1] - len(neighbours))
-    return [file, species, genus_of(species), f"{found.vote_share[r]:.3f}", f"{found.distances[r, 0]:.5f}",
-            f"{score[r]:.5f}", int(novel[r]), "", *neighbours, *padding, "", ""]  # group: `fill_group_column`
+def prediction_row(file: str, library: ReferenceLibrary, prediction: int, share: float, ids: np.ndarray,
+                   distances: np.ndarray, score: float, novel: bool, group: str = "") -> list:
+    """One automatic row of predictions.csv: the vote, its share, the nearest distance, the novelty score and flag,
+    the candidate group and the neighbours (`ids` into the library, -1 where it has fewer references)."""
+    species = library.species[prediction]
+    neighbours = [v for g, d in zip(ids, distances) if g >= 0
+                  for v in (library.species[library.labels[g]], f"{d:.5f}", library.files[g])]
+    padding = [""] * (3 * len(ids) - len(neighbours))
+    return [file, species, genus_of(species), f"{share:.3f}", f"{distances[0]:.5f}", f"{score:.5f}", int(novel),
+            group, *neighbours, *padding, "", ""]
 
 
 class Results:

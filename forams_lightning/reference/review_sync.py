@@ -19,7 +19,7 @@ from forams_lightning.atomic import AtomicCsvWriter, atomic_write_csv
 from forams_lightning.metrics.classification import genus_of
 from forams_lightning.reference.census import census
 from forams_lightning.reference.editing import apply_verdicts
-from forams_lightning.reference.identification import header, unreadable_row
+from forams_lightning.reference.identification import header, prediction_row, unreadable_row
 from forams_lightning.reference.live_review import LiveReview, Verdict
 from forams_lightning.reference.novel_groups import GROUPS_HEADER
 
@@ -74,12 +74,9 @@ def write_predictions(run: Path, review: LiveReview, errors: dict[str, str]) -> 
             elif not review.sample.readable[i]:
                 rows.append(unreadable_row(file, k, errors.get(file, "unreadable")))
             else:
-                neighbours = [v for g, d in zip(review.neighbours[i], review.distances[i]) if g >= 0
-                              for v in (library.species[library.labels[g]], f"{d:.5f}", library.files[g])]
-                rows.append([file, library.species[review.prediction[i]],
-                             genus_of(library.species[review.prediction[i]]), f"{review.share[i]:.3f}",
-                             f"{review.distances[i, 0]:.5f}", f"{review.score[i]:.5f}", int(review.novel[i]),
-                             group[i], *neighbours, *[""] * (3 * k - len(neighbours)), "", ""])
+                rows.append(prediction_row(file, library, int(review.prediction[i]), float(review.share[i]),
+                                           review.neighbours[i], review.distances[i], float(review.score[i]),
+                                           bool(review.novel[i]), str(group[i])))
         writer.write(rows)
 
 

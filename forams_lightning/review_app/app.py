@@ -19,7 +19,6 @@ def create_app(review: LiveReview, sync: ReviewSync, token: str, reviewer: str, 
     """`hosts`: the Host headers accepted ("*": any); `thumbnails`: where images are cached (the run folder's);
     `on_census`: writes the census files and returns their rows (None: the sample has no samples)."""
     app = Flask(__name__)
-    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=2**16)
     protect(app, token, hosts)
 
     @app.get("/", defaults={"view": "specimens"})

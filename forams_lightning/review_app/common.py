@@ -13,8 +13,10 @@ from forams_lightning.viz.thumbnails import save_thumbnail
 
 
 def protect(app: Flask, token: str, hosts: set[str]) -> None:
-    """Every request carries the launch token and names this server (`review_app.guard`); a `ValueError` of the
-    domain code answers 400 with its one line."""
+    """Every request carries the launch token and names this server (`review_app.guard`), its body at most 64 KiB (a
+    verdict is a few dozen bytes); a `ValueError` of the domain code answers 400 with its one line."""
+    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=2**16)
+
     @app.before_request
     def guard():
         given = request.args.get("token") or request.headers.get(TOKEN_HEADER)

@@ -12,7 +12,6 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
 from werkzeug.serving import make_server
 
 from forams_lightning.reference.embedding import Inference
@@ -26,6 +25,7 @@ from forams_lightning.reference.sample_embeddings import (
 )
 from forams_lightning.reference.storage import load_library
 from forams_lightning.review_app.guard import allowed_hosts, is_loopback, new_token
+from forams_lightning.saved_runs import read_config_file
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _identified_against(run: Path) -> str:
     data)."""
     saved = run / ".hydra" / "config.yaml"
     try:
-        library = _saved_value(saved, "library")
+        library = read_config_file(saved).get("library")
     except Exception:  # noqa: BLE001 - whatever is wrong with it, the user names the library instead
         library = None
     if library:
@@ -79,7 +79,7 @@ def _embed_again(run: Path, sample: SampleEmbeddings | None, library, folder: Pa
         with (run / "predictions.csv").open(newline="", encoding="utf-8") as f:
             files = [row["file"] for row in csv.DictReader(f)]
         saved = run / ".hydra" / "config.yaml"
-        images = str(_saved_value(saved, "images")) if saved.is_file() else ""
+        images = str(read_config_file(saved).get("images") or "") if saved.is_file() else ""
         listed, samples = sample_images(images) if images and Path(images).exists() else (files, None)
         sample = SampleEmbeddings(files, samples if listed == files else None, np.zeros((0, 0)), str(folder), "",
                                   images)
@@ -135,12 +135,6 @@ def _served(host: str, port: int, make_app):
 
 def _not_yet(environ, start_response):  # replaced before the server serves
     raise RuntimeError("the review app is not ready")
-
-
-def _saved_value(saved: Path, key: str):
-    """One value of a saved run config, read as data (None where it has none)."""
-    values = OmegaConf.to_container(OmegaConf.load(saved))
-    return values.get(key) if isinstance(values, dict) else None
 
 
 def _write_census(review: LiveReview, run: Path) -> list | None:
