@@ -41,7 +41,11 @@ def identify(cfg: DictConfig) -> Path:
     need = 2**20 + len(files) * (BYTES_PER_SPECIMEN + 4 * library.embeddings.shape[1])  # + its embedding
     require_free_space(out, need, f"the outputs of {len(files)} specimens")
     keep = EmbeddingWriter(out, len(files), library.embeddings.shape[1])
-    results = identify_files(library, files, out / "predictions.csv", settings, inference, keep)
+    try:
+        results = identify_files(library, files, out / "predictions.csv", settings, inference, keep)
+    except BaseException:
+        keep.discard()
+        raise
     keep.close(SampleEmbeddings(files, samples, np.zeros((0, 0)), str(Path(cfg.library).resolve()),
                                 embedder_fingerprint(cfg.library), str(cfg.images)))
     _write_outputs(cfg, out, results, files, samples, library)

@@ -103,12 +103,22 @@ def test_a_damaged_library_is_refused_naming_the_file(small_library, damage, mes
         load_library(small_library)
 
 
-def test_weights_of_another_network_are_refused_when_it_is_built(small_library):
-    """The network is built the first time a file is embedded (reading a library imports no backbone library)."""
+def test_weights_of_another_network_are_refused_when_it_is_built(small_library, tmp_path):
+    """The network is built the first time a file is embedded (reading a library imports no backbone library);
+    identify refused there leaves no partial embeddings file in its run folder."""
+    from conftest import compose_app
+
+    from forams_lightning.identify import identify
+
     torch.save({"w": torch.zeros(1)}, small_library / "embedder.pt")
     library = load_library(small_library)
     with pytest.raises(ValueError, match="embedder.pt: not the weights of the network manifest.json describes"):
         library.network()
+    out = tmp_path / "identified"
+    images = str(tmp_path / "references")
+    with pytest.raises(ValueError, match="embedder.pt: not the weights"):
+        identify(compose_app("identify", [f"library={small_library}", f"images={images}", "num_workers=0"], out))
+    assert not list(out.glob(".embeddings.npy.tmp-*"))
 
 
 def test_weights_that_carry_code_are_refused(small_library, tmp_path):

@@ -71,6 +71,11 @@ class EmbeddingWriter:
     def write(self, indices: list[int], embeddings: np.ndarray) -> None:
         self.array[indices] = embeddings
 
+    def discard(self) -> None:
+        """The partial file removed (identify failed: a hidden file of a whole sample's size would stay)."""
+        del self.array
+        self.tmp.unlink(missing_ok=True)
+
     def close(self, meta: SampleEmbeddings) -> None:
         self.array.flush()
         del self.array
