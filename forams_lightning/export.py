@@ -5,7 +5,7 @@
     python -m forams_lightning.export ckpt=[<run a>/checkpoints/<best>.ckpt,<run b>/...] out=DIR
     -> a library whose embedder is the ensemble of those runs (same split; see forams_lightning.eval)
 
-What it builds: `reference.build.build_library`.
+What it builds: `library.build.build_library`.
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 
 def export(cfg: DictConfig) -> Path:
-    from forams_lightning.reference.build import build_library
-    from forams_lightning.reference.embedding import Inference
-    from forams_lightning.reference.replacing import check_target, place_library
+    from forams_lightning.library.build import build_library
+    from forams_lightning.library.embedding import Inference
+    from forams_lightning.library.replacing import check_target, place_library
 
     if isinstance(cfg.ckpt, ListConfig) and len(cfg.ckpt) > 1 and not cfg.out:
         raise ValueError("ckpt=[...] (an ensemble library) needs out=DIR: it belongs to no single run folder")
@@ -32,9 +32,10 @@ def export(cfg: DictConfig) -> Path:
         check_target(cfg.out or _run_folder(cfg) / "library", cfg.grown)
     novelty = {k: cfg[f"novelty_{k}"] for k in ("neighbours", "scale_k") if cfg[f"novelty_{k}"] is not None}
     inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
-    library, run_dir = build_library(list(cfg.ckpt) if isinstance(cfg.ckpt, ListConfig) else cfg.ckpt,
-                                     cfg.run_dir, list(cfg.reference_parts), cfg.keep_known, cfg.k, cfg.metric,
-                                     novelty, inference, _parts(cfg.calibration_parts))
+    library, run_dir = build_library(list(cfg.ckpt) if isinstance(cfg.ckpt, ListConfig) else cfg.ckpt, cfg.run_dir,
+                                     list(cfg.reference_parts), cfg.keep_known, k=cfg.k, metric=cfg.metric,
+                                     novelty=novelty, inference=inference,
+                                     calibration_parts=_parts(cfg.calibration_parts))
     out = place_library(library, cfg.out or run_dir / "library", cfg.grown, inference)
     log.info("reference library: %d references of %d species, novelty threshold %.4f (%s) -> %s",
              len(library.files), len(set(library.labels.tolist())), library.threshold, library.metric, out)

@@ -19,9 +19,9 @@ log = logging.getLogger(__name__)
 
 
 def morphospace(cfg: DictConfig) -> list[Path]:
-    from forams_lightning.reference.build import build_library
-    from forams_lightning.reference.embedding import Inference
-    from forams_lightning.reference.storage import load_library
+    from forams_lightning.library.build import build_library
+    from forams_lightning.library.embedding import Inference
+    from forams_lightning.library.storage import load_library
     from forams_lightning.viz.morphospace import project_2d, save_morphospace_html, save_morphospace_png, subsample
 
     if cfg.get("ckpt"):
@@ -39,8 +39,9 @@ def morphospace(cfg: DictConfig) -> list[Path]:
     for method in cfg.methods:
         xy = project_2d(emb, method, library.metric, cfg.seed)
         title = f"{method.upper()} of {len(emb)} references ({len(set(species))} species)"
-        written.append(save_morphospace_png(xy, species, seen, out / f"morphospace_{method}.png", title))
-        written.append(save_morphospace_html(xy, species, seen, files, out / f"morphospace_{method}.html", title))
+        written.append(save_morphospace_png(xy, species, seen, out / f"morphospace_{method}.png", title=title))
+        written.append(save_morphospace_html(xy, species, seen, files, path=out / f"morphospace_{method}.html",
+                                             title=title))
     log.info("written: %s", ", ".join(map(str, written)))
     return written
 

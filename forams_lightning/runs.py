@@ -119,12 +119,21 @@ def select_checkpoint(trainer, output_dir: str | Path) -> str:
     return str(path)
 
 
-def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, seconds: dict[str, float],
+def record_run(cfg: DictConfig, trainer, datamodule, logged: dict, *, seconds: dict[str, float],
                tested: str) -> float | None:
     """Write into the run folder `metrics.json` (scores, best validation score, the `tested` checkpoint relative to
     the run folder, epochs, split report, seed: identical for identical reruns on CPU) and `run.json` (what differs
     between reruns: wall times, package versions, git commit, host). Returns the best validation score of the
-    optimised metric."""
+    optimised metric.
+
+    Args:
+        cfg: the run's config.
+        trainer: the trainer after fit and test.
+        datamodule: the data (its split report).
+        logged: the metrics logged (last validation and test).
+        seconds: wall times of fit and of the whole run.
+        tested: the checkpoint tested.
+    """
     out = Path(cfg.paths.output_dir)
     metrics: dict[str, object] = {k: float(v) for k, v in sorted(logged.items())
                                   if k.startswith(("val/", "test/", "open/", "open_val/"))}

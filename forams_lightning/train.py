@@ -59,7 +59,8 @@ def train(cfg: DictConfig) -> float | None:
     tested = select_checkpoint(trainer, cfg.paths.output_dir)
     trainer.test(model, datamodule=datamodule, ckpt_path=tested, weights_only=True)
     seconds["run"] = time.perf_counter() - start
-    return record_run(cfg, trainer, datamodule, {**last_val, **trainer.callback_metrics}, seconds, tested)
+    return record_run(cfg, trainer, datamodule, {**last_val, **trainer.callback_metrics}, seconds=seconds,
+                      tested=tested)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")

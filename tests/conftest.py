@@ -100,9 +100,9 @@ def small_library(tmp_path) -> Path:
     import numpy as np
     from PIL import Image
 
+    from forams_lightning.library.reference_library import ReferenceLibrary
+    from forams_lightning.library.storage import save_library
     from forams_lightning.models.embedder import build_embedder
-    from forams_lightning.reference.reference_library import ReferenceLibrary
-    from forams_lightning.reference.storage import save_library
 
     images = tmp_path / "references"
     images.mkdir()

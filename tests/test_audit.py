@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from conftest import TINY_NETWORK, compose_app
 
-from forams_lightning.reference.audit import audit_library
-from forams_lightning.reference.reference_library import ReferenceLibrary
-from forams_lightning.reference.storage import load_library, save_library
+from forams_lightning.library.audit import audit_library
+from forams_lightning.library.reference_library import ReferenceLibrary
+from forams_lightning.library.storage import load_library, save_library
 
 PLANTED = [3, 25, 47]  # references of species 0, 1, 2 labelled as the next species
 
@@ -63,8 +63,8 @@ def saved(tmp_path):
 
 
 def test_audit_edits_go_through_the_library_lock_and_undo_reverses_them(saved):
-    from forams_lightning.reference.audit_review import AuditReview
-    from forams_lightning.reference.lock import library_lock
+    from forams_lightning.library.lock import library_lock
+    from forams_lightning.review.audit_session import AuditReview
 
     audit = AuditReview(saved)
     first, second = audit.rows[0], audit.rows[1]
@@ -99,9 +99,9 @@ def test_audit_edits_go_through_the_library_lock_and_undo_reverses_them(saved):
 
 
 def test_the_library_audit_command_writes_audit_csv(saved, tmp_path, capsys):
-    from forams_lightning.library import run
+    from forams_lightning.library.command import library_command
 
-    run(compose_app("library", [f"library={saved}", "command=audit"], tmp_path / "out"))
+    library_command(compose_app("library", [f"library={saved}", "command=audit"], tmp_path / "out"))
     rows = list(csv.DictReader((tmp_path / "out" / "audit.csv").open()))
     assert list(rows[0]) == ["file", "species", "suggested_species", "score", "reason"]
     assert {r["file"] for r in rows[:3]} == {str(saved.parent / "refs" / f"{i}.png") for i in PLANTED}
@@ -111,7 +111,7 @@ def test_the_library_audit_command_writes_audit_csv(saved, tmp_path, capsys):
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
 def test_the_audit_view_relabels_and_removes_with_one_key_each(saved, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")
-    from forams_lightning.review_app.launch import start_audit_server
+    from forams_lightning.review.web.serving import start_audit_server
 
     server, url = start_audit_server(saved, tmp_path / "thumbs", "A. Expert")
     token = {"X-Review-Token": url.split("token=")[1], "Host": url.split("/")[2]}

@@ -26,7 +26,7 @@ def _files(folder: Path, n: int = 4) -> list[str]:
 
 
 def _cache(paths, folder, size=16):
-    return decoded_images(paths, prepare_transform(size), size, {"crop_border": None}, folder, workers=2)
+    return decoded_images(paths, prepare_transform(size), size, {"crop_border": None}, folder=folder, workers=2)
 
 
 def test_cache_holds_the_prepared_pixels_and_is_rebuilt_only_when_files_change(tmp_path):

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from forams_lightning.data.samples import sample_positions
+from forams_lightning.identify.census import UNEXPLAINED, census, padded_confusion, sample_census
+from forams_lightning.identify.census_files import wide_tables, write_census
 from forams_lightning.metrics.census import census_shares, outcome_confusion, pooled_rate_prior
 from forams_lightning.metrics.novelty_thresholds import reference_sparsity, species_thresholds
 from forams_lightning.metrics.quantification import bayesian_shares
-from forams_lightning.reference.census import UNEXPLAINED, census, padded_confusion, sample_census
-from forams_lightning.reference.census_tables import wide_tables, write_census
 
 QUAPY_CASES = Path(__file__).parent / "data" / "quapy_bayesian_cc.json"
 
@@ -134,28 +134,30 @@ def test_the_outcome_confusion_and_its_prior_by_hand():
 def test_a_sample_census_has_the_unexplained_row_the_groups_and_the_unreadable():
     prediction = np.array([0, 0, 1, 1, 1, 0, 0, 0])
     novel = np.array([0, 0, 0, 0, 0, 1, 1, 1], bool)
-    rows = sample_census(prediction, novel, ["", "", "", "", "", "G2", "G1", "G1"], ["a", "b"], None, None, 2)
+    rows = sample_census(prediction, novel, ["", "", "", "", "", "G2", "G1", "G1"], ["a", "b"], confusion=None,
+                         confusion_flagged=None, unreadable=2)
     table = {r[1]: r for r in rows}
     assert [r[0] for r in rows] == ["species", "species", "unexplained", "novel group", "novel group", "unreadable"]
     assert table["a"][2:4] == [2, 0.25] and table["b"][2:4] == [3, 0.375] and table["G1"][2:4] == [2, 0.25]
     assert table[UNEXPLAINED][2:4] == [3, 0.375] and table[UNEXPLAINED][6] == 0.375  # no confusion: as counted
     assert table["G1"][6:] == ["", "", ""] and table["files that could not be read"][2] == 2
     # with a confusion: every share of the whole sample (posterior medians: they sum to about 1)
-    adjusted = sample_census(prediction, novel, [""] * 8, ["a", "b"], np.array([[18, 2], [1, 19]]), np.array([0, 0]))
+    adjusted = sample_census(prediction, novel, [""] * 8, ["a", "b"], confusion=np.array([[18, 2], [1, 19]]),
+                             confusion_flagged=np.array([0, 0]))
     assert sum(r[6] for r in adjusted if r[0] in ("species", "unexplained")) == pytest.approx(1, abs=0.1)
     assert all(r[7] <= r[6] <= r[8] for r in adjusted if r[0] in ("species", "unexplained"))
 
 
 def test_a_sample_of_one_specimen_gets_a_wide_interval():
-    rows = sample_census(np.array([0]), np.array([False]), [""], ["a", "b"], np.array([[20, 1], [1, 20]]),
-                         np.array([1, 1]))
+    rows = sample_census(np.array([0]), np.array([False]), [""], ["a", "b"], confusion=np.array([[20, 1], [1, 20]]),
+                         confusion_flagged=np.array([1, 1]))
     low, high = rows[0][7], rows[0][8]
     assert low < 0.5 and high > 0.9  # one specimen says little; the bootstrap's [1, 1] said it was certain
 
 
 def test_census_rows_come_per_sample_in_the_order_given_and_keep_an_unreadable_sample():
-    rows = census(["s2", "s1", "s2"], np.array([0, 1, 1]), np.zeros(3, bool), ["", "", ""], ["a", "b"], None,
-                  unreadable={"s3": 4}, order=["s3", "s2", "s1"])
+    rows = census(["s2", "s1", "s2"], np.array([0, 1, 1]), np.zeros(3, bool), ["", "", ""], species=["a", "b"],
+                  confusion=None, unreadable={"s3": 4}, order=["s3", "s2", "s1"])
     assert [(r[0], r[1], r[2], r[3]) for r in rows if r[1] != "unexplained"] == [
         ("s3", "unreadable", "files that could not be read", 4), ("s2", "species", "a", 1), ("s2", "species", "b", 1),
         ("s1", "species", "a", 0), ("s1", "species", "b", 1)]  # a species not seen keeps its row: its upper bound
@@ -199,8 +201,8 @@ def _rows(n_samples: int, species: list[str], adjusted: bool = True) -> list[lis
     prediction = rng.integers(0, len(species), len(samples))
     novel = rng.random(len(samples)) < 0.05
     confusion = np.eye(len(species), dtype=int) * 10 if adjusted else None
-    return census(samples, prediction, novel, [""] * len(samples), species, confusion,
-                  np.ones(len(species), int), order=[f"s{i}" for i in range(n_samples)])
+    return census(samples, prediction, novel, [""] * len(samples), species=species, confusion=confusion,
+                  confusion_flagged=np.ones(len(species), int), order=[f"s{i}" for i in range(n_samples)])
 
 
 def test_the_wide_tables_have_one_row_a_sample_and_one_column_a_species(tmp_path):

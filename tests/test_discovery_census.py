@@ -10,10 +10,10 @@ from sklearn.metrics import normalized_mutual_info_score
 
 from forams_lightning.data.samples import sample_images
 from forams_lightning.evaluation.species_count import SpeciesCount
+from forams_lightning.library.grouping import Grouping, by_size, calibrate_grouping, summarise_groups
+from forams_lightning.library.manifest import read_manifest
 from forams_lightning.metrics.census import wilson_interval
 from forams_lightning.metrics.reranking import Reranking
-from forams_lightning.reference.discovery import Grouping, by_size, calibrate_grouping, summarise_groups
-from forams_lightning.reference.manifest import read_manifest
 
 
 def test_wilson_interval_matches_hand_computed_values():
@@ -37,7 +37,8 @@ def _blobs(n_species: int, per: int, seed: int, spread: float = 0.05) -> tuple[n
 
 def test_a_cut_calibrated_on_labelled_species_groups_new_ones_into_their_species():
     sets = [_blobs(6, 8, seed=1), _blobs(6, 8, seed=2)]
-    grouping = calibrate_grouping(sets, "cosine", SpeciesCount(linkage="average"), Reranking(), None, "blobs")
+    grouping = calibrate_grouping(sets, "cosine", SpeciesCount(linkage="average"), Reranking(), share=None,
+                                  source="blobs")
     x, species = _blobs(5, 7, seed=3)
     groups = grouping.groups(x)
     assert len(np.unique(groups)) == 5 and normalized_mutual_info_score(species, groups) == pytest.approx(1)
@@ -50,7 +51,7 @@ def test_a_cut_calibrated_on_labelled_species_groups_new_ones_into_their_species
 def test_group_summaries_put_the_medoid_first_and_name_the_nearest_species():
     x = np.array([[1, 0.0], [1, 0.1], [1, -0.1], [0, 1.0]], np.float32)
     references, labels = np.array([[0.0, 1.0], [1.0, 0.02]], np.float32), np.array([7, 3])
-    summaries = summarise_groups(x, np.array([0, 0, 0, 1]), references, labels, "cosine")
+    summaries = summarise_groups(x, np.array([0, 0, 0, 1]), references, labels, metric="cosine")
     assert summaries[0].members.tolist()[0] == 0 and sorted(summaries[0].members.tolist()) == [0, 1, 2]
     assert (summaries[0].nearest_species, summaries[1].nearest_species) == (3, 7)
     assert summaries[1].nearest_distance == pytest.approx(0, abs=1e-6)
@@ -106,11 +107,11 @@ def test_a_damaged_grouping_confusion_or_threshold_is_refused_naming_the_key(sma
 
 
 def test_beyond_the_tree_size_specimens_join_the_group_of_their_nearest_drawn_one(monkeypatch):
-    import forams_lightning.reference.discovery as discovery
+    import forams_lightning.library.grouping as discovery
 
     x, species = _blobs(4, 30, seed=5)
     threshold = calibrate_grouping([_blobs(6, 8, seed=1)], "cosine", SpeciesCount(linkage="average"), Reranking(),
-                                   None, "blobs").threshold
+                                   share=None, source="blobs").threshold
     whole = Grouping(threshold).groups(x)
     monkeypatch.setattr(discovery, "MAX_TREE", 40)
     drawn = Grouping(threshold).groups(x)

@@ -17,9 +17,9 @@ import pytest
 from conftest import compose_app, rendered_page
 
 from forams_lightning.export import export
-from forams_lightning.identify import identify
-from forams_lightning.library import run
-from forams_lightning.reference.storage import load_library
+from forams_lightning.identify.command import identify_command
+from forams_lightning.library.command import library_command
+from forams_lightning.library.storage import load_library
 
 WITHHELD = ["data.synthetic.n_species=10", "data.synthetic.max_images=30", "data.synthetic.min_images=14",
             "data.synthetic.image_size=96", "data.image_size=96", "data.open_set.folds=4", "data.open_set.fold=0"]
@@ -54,7 +54,7 @@ def _split(run_dir: Path) -> dict[str, list[tuple[str, str]]]:
 
 
 def _command(library: Path, *overrides: str, tmp_path: Path):
-    return run(compose_app("library", [f"library={library}", "num_workers=0", *overrides], tmp_path))
+    return library_command(compose_app("library", [f"library={library}", "num_workers=0", *overrides], tmp_path))
 
 
 def _identify_accuracy(library: Path, pairs: list[tuple[str, str]], tmp_path: Path) -> float:
@@ -67,7 +67,7 @@ def _identify_accuracy(library: Path, pairs: list[tuple[str, str]], tmp_path: Pa
         shutil.copy(src, dst)
         truth[str(dst)] = species
     out = tmp_path / "identified"
-    predictions = identify(compose_app("identify", [f"library={library}", f"images={folder}", "num_workers=0",
+    predictions = identify_command(compose_app("identify", [f"library={library}", f"images={folder}", "num_workers=0",
                                                     "review.enabled=false"], out))
     with open(predictions, newline="") as f:
         return float(np.mean([row["species"] == truth[row["file"]] for row in csv.DictReader(f)]))
@@ -215,7 +215,7 @@ def test_review_verdicts_from_the_browser_form_grow_the_library(withheld_run, li
     for i, (src, _) in enumerate(parts["test"][:3] + parts["unknown_test"][:3]):
         shutil.copy(src, specimens / f"{i}.jpg")
     out = tmp_path / "identified"
-    identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
+    identify_command(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
     page = (out / "review.html").read_text()
     fill = ("() => { const rows = document.querySelectorAll('tr.specimen');"
             "rows[0].querySelector('input[value=confirm]').click();"
@@ -256,7 +256,7 @@ def test_identify_groups_novel_specimens_and_counts_each_sample(withheld_run, li
     assert manifest["confusion"] and sum(c for _, _, c in manifest["confusion"]) > 0
     root, truth = _samples(withheld_run, tmp_path)
     out = tmp_path / "identified"
-    identify(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0"], out))
+    identify_command(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0"], out))
     with open(out / "predictions.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     novel = [r for r in rows if r["novel"] == "1"]
@@ -290,8 +290,8 @@ def test_grouping_every_specimen_or_none(withheld_run, library, tmp_path):
     root, truth = _samples(withheld_run, tmp_path)
     for scope in ("all", "none"):
         out = tmp_path / scope
-        identify(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0", f"groups={scope}",
-                                          "review.enabled=false"], out))
+        identify_command(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0",
+                                                  f"groups={scope}", "review.enabled=false"], out))
         with open(out / "predictions.csv", newline="") as f:
             grouped = [bool(r["group"]) for r in csv.DictReader(f)]
         assert all(grouped) if scope == "all" else not any(grouped)
@@ -305,7 +305,8 @@ def test_naming_a_group_in_the_browser_names_every_member_and_grows_the_library(
 
     root, _ = _samples(withheld_run, tmp_path)
     out = tmp_path / "identified"
-    identify(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0", "groups=all"], out))
+    identify_command(compose_app("identify", [f"library={library}", f"images={root}", "num_workers=0",
+                                              "groups=all"], out))
     page = (out / "review-groups.html").read_text()
     fill = ("() => { const box = document.querySelector('div.group input.group-name'); box.value = 'Novum genus';"
             "box.dispatchEvent(new Event('input')); document.getElementById('save').click(); }")

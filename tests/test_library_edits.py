@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from forams_lightning.reference.editing import add_references
-from forams_lightning.reference.embedding import Inference
-from forams_lightning.reference.lock import library_lock
-from forams_lightning.reference.storage import load_library, save_library
+from forams_lightning.library.editing import add_references
+from forams_lightning.library.embedding import Inference
+from forams_lightning.library.lock import library_lock
+from forams_lightning.library.storage import load_library, save_library
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -14,9 +14,10 @@ import pytest
 from conftest import TINY_NETWORK, compose_app
 from PIL import Image
 
-from forams_lightning.reference.live_review import LiveReview
-from forams_lightning.reference.sample_embeddings import ARRAY, META, load_sample_embeddings
-from forams_lightning.reference.storage import load_library
+from forams_lightning.identify.groups import CandidateGroup
+from forams_lightning.identify.sample_embeddings import ARRAY, META, load_sample_embeddings
+from forams_lightning.library.storage import load_library
+from forams_lightning.review.session import LiveReview
 
 TWIN_NAME = "Novus testus"
 
@@ -32,10 +33,10 @@ def _pattern(seed: int, species: int) -> np.ndarray:
 def identified(tmp_path):
     """A library of 12 references of 2 species (the tiny network, its own embeddings), and an identify run folder
     of 12 specimens in 2 samples, two of which are near-twins (one pixel apart)."""
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
+    from forams_lightning.library.reference_library import ReferenceLibrary
+    from forams_lightning.library.storage import save_library
     from forams_lightning.models.embedder import build_embedder
-    from forams_lightning.reference.reference_library import ReferenceLibrary
-    from forams_lightning.reference.storage import save_library
 
     refs = tmp_path / "references"
     refs.mkdir()
@@ -58,12 +59,13 @@ def identified(tmp_path):
     twin[0, 0] = 255 - twin[0, 0]
     Image.fromarray(twin).save(sample / "s1" / "twin.png")
     run = tmp_path / "run"
-    identify(compose_app("identify", [f"library={folder}", f"images={sample}", "num_workers=0", "precision=32"], run))
+    identify_command(compose_app("identify", [f"library={folder}", f"images={sample}", "num_workers=0",
+                                              "precision=32"], run))
     return folder, run
 
 
 def _review(folder, run):
-    from forams_lightning.review_app.launch import open_review
+    from forams_lightning.review.opening import open_review
 
     return open_review(run, str(folder))
 
@@ -74,14 +76,13 @@ def _index(review: LiveReview, name: str) -> int:
 
 def test_a_verdict_re_identifies_the_specimen_whose_neighbour_it_became_and_undo_takes_it_back(identified):
     folder, run = identified
-    review, sync = _review(folder, run)
+    review = _review(folder, run)
     a, b = _index(review, "0.png"), _index(review, "twin.png")
     assert review.specimen(b)["species"] != TWIN_NAME
     changes = review.decide(a, TWIN_NAME, "A. Expert")
     assert [(c.specimen, c.after) for c in changes if c.specimen == b] == [(b, TWIN_NAME)]
     assert review.progress()["done"] == 1 and a not in review.order()
-    sync.changed()
-    sync.close()
+    review.close()
     grown = load_library(folder)
     assert grown.counts()[TWIN_NAME] == 1 and grown.info["history"][-1]["command"] == "review"
     rows = {Path(r["file"]).name: r for r in csv.DictReader((run / "predictions.csv").open())}
@@ -89,44 +90,42 @@ def test_a_verdict_re_identifies_the_specimen_whose_neighbour_it_became_and_undo
     assert rows["twin.png"]["validated_by"] == "" and rows["5.png"]["species"] in ("G. a", "G. b")
     back = review.undo([a])
     assert [c.after for c in back if c.specimen == b] != [TWIN_NAME] and review.specimen(b)["species"] != TWIN_NAME
-    sync.changed()
-    sync.close()
+    review.close()
     assert TWIN_NAME not in {s for s, n in load_library(folder).counts().items() if n}
 
 
 def test_a_review_resumes_from_its_verdicts_and_a_group_verdict_names_every_member(identified):
     folder, run = identified
-    review, sync = _review(folder, run)
+    review = _review(folder, run)
     review.decide(_index(review, "3.png"), "G. b", "A")
     review.decide(_index(review, "0.png"), "Globus novus", "A")
-    sync.changed()
-    sync.close()
-    again, sync2 = _review(folder, run)  # the verdicts as one growth of the library: the same state
+    review.close()
+    again = _review(folder, run)  # the verdicts as one growth of the library: the same state
     assert again.progress()["done"] == 2 and again.library.files == review.library.files
-    np.testing.assert_array_equal(again.prediction, review.prediction)
-    np.testing.assert_array_equal(again.novel, review.novel)
+    np.testing.assert_array_equal(again.identified.prediction, review.identified.prediction)
+    np.testing.assert_array_equal(again.identified.novel, review.identified.novel)
     assert again.order() == review.order()
-    again.grouping()[again.order()[:2]] = "G1"
+    again.identified.groups = [CandidateGroup("G1", np.array(again.order()[:2]), 0, 0.0)]
     again.decide_group("G1", "Globus novus", "B")
     assert again.progress()["done"] == 4
     with pytest.raises(ValueError, match="no candidate group 'G7'"):
         again.decide_group("G7", "x", "B")
     with pytest.raises(ValueError, match="Globus novus"):
         again.decide(again.order()[0], "globus novus", "B")
-    sync2.close()
+    again.close()
 
 
 def test_a_run_folder_without_kept_embeddings_is_embedded_once(identified):
     folder, run = identified
-    from forams_lightning.review_app.launch import open_review
+    from forams_lightning.review.opening import open_review
 
     kept = load_sample_embeddings(run).embeddings
     (run / ARRAY).unlink()
     (run / META).unlink()
     (run / ".hydra").mkdir()  # what a run folder of an older version keeps: its saved config
     (run / ".hydra" / "config.yaml").write_text(f"library: {folder}\nimages: {folder.parent / 'sample'}\n")
-    review, sync = open_review(run)
-    sync.close()
+    review = open_review(run)
+    review.close()
     again = load_sample_embeddings(run)
     np.testing.assert_allclose(again.embeddings, kept, atol=1e-5)
     assert again.samples is not None and len(review.order()) == 13
@@ -142,20 +141,20 @@ def _get(url: str, token: str | None = None) -> int:
 
 @pytest.fixture
 def served(identified):
-    from forams_lightning.review_app.launch import start_server
+    from forams_lightning.review.web.serving import start_server
 
     folder, run = identified
-    review, sync = _review(folder, run)
-    server, url = start_server(review, sync, run, reviewer="A. Expert")
+    review = _review(folder, run)
+    server, url = start_server(review, run, reviewer="A. Expert")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield review, sync, server, url, folder, run
+    yield review, server, url, folder, run
     server.shutdown()
-    sync.close()
+    review.close()
 
 
 def test_the_server_listens_on_127_0_0_1_and_refuses_a_request_without_its_token(served):
-    review, sync, server, url, folder, run = served
+    review, server, url, folder, run = served
     base, token = url.split("/?token=")
     assert server.socket.getsockname()[0] == "127.0.0.1" and base.startswith("http://127.0.0.1:")
     assert _get(base + "/api/state") == 403 and _get(base + "/") == 403
@@ -169,7 +168,7 @@ def test_the_server_listens_on_127_0_0_1_and_refuses_a_request_without_its_token
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="Debian's chromium is not installed (make browser)")
 def test_keyboard_verdicts_in_chromium_grow_the_library_and_two_tabs_lose_nothing(served):
     playwright = pytest.importorskip("playwright.sync_api")
-    review, sync, server, url, folder, run = served
+    review, server, url, folder, run = served
     before = len(load_library(folder).files)
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
@@ -207,7 +206,7 @@ def test_keyboard_verdicts_in_chromium_grow_the_library_and_two_tabs_lose_nothin
         page.keyboard.press("?")
         assert page.is_visible("#help")
         browser.close()
-    sync.close()
+    review.close()
     verdicts = list(csv.DictReader((run / "verdicts.csv").open()))
     assert len(verdicts) == 7 and {v["validated_by"] for v in verdicts} == {"A. Expert"}
     assert len(load_library(folder).files) == before + 7
@@ -242,14 +241,14 @@ def test_the_static_review_page_takes_the_same_keys(identified):
 
 
 def test_the_api_names_groups_writes_the_census_and_refuses_bad_input_in_one_line(identified):
-    from forams_lightning.review_app.launch import start_server
+    from forams_lightning.review.web.serving import start_server
 
     folder, run = identified
-    review, sync = _review(folder, run)
-    server, url = start_server(review, sync, run, reviewer="A. Expert")
+    review = _review(folder, run)
+    server, url = start_server(review, run, reviewer="A. Expert")
     client = server.app.test_client()
     token = {"X-Review-Token": url.split("token=")[1], "Host": url.split("/")[2]}
-    review.grouping()[review.order()[:3]] = "G1"
+    review.identified.groups = [CandidateGroup("G1", np.array(review.order()[:3]), 0, 0.0)]
     groups = client.get("/api/groups", headers=token).get_json()
     assert groups[0]["group"] == "G1" and len(groups[0]["members"]) == 3
     assert b"candidate groups" in client.get("/groups", headers=token).data
@@ -267,8 +266,7 @@ def test_the_api_names_groups_writes_the_census_and_refuses_bad_input_in_one_lin
     assert client.get("/image/reference/99999", headers=token).status_code == 404
     census = client.post("/api/census", json={}, headers=token).get_json()
     assert census["rows"] and (run / "census.csv").is_file()
-    sync.changed()
-    sync.close()
+    review.close()
     rows = list(csv.DictReader((run / "predictions.csv").open()))
     assert sum(r["species"] == "Globus <b>novus</b>" and r["validated_by"] == "A. Expert" for r in rows) == 3
     assert len(load_library(folder).files) == 12 + 3
@@ -309,8 +307,8 @@ def test_opening_a_review_imports_no_backbone_library(identified):
     import sys
 
     folder, run = identified
-    code = ("import sys\nfrom forams_lightning.review_app.launch import open_review\n"
-            f"review, sync = open_review({str(run)!r}, {str(folder)!r})\nsync.close()\n"
+    code = ("import sys\nfrom forams_lightning.review.opening import open_review\n"
+            f"review = open_review({str(run)!r}, {str(folder)!r})\nreview.close()\n"
             "print(sorted(m for m in ('timm', 'torchvision', 'sklearn') if m in sys.modules))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
@@ -320,10 +318,10 @@ def test_opening_a_review_imports_no_backbone_library(identified):
 def test_references_another_user_adds_join_the_review_at_its_next_save(identified, tmp_path):
     """Another expert's `library add` while this review runs: after this review's next save its specimens are
     identified against those references too, and this review's own verdicts stay on top."""
-    from forams_lightning.reference.editing import add_references
+    from forams_lightning.library.editing import add_references
 
     folder, run = identified
-    review, sync = _review(folder, run)
+    review = _review(folder, run)
     first = _index(review, "0.png")  # of the species the library does not hold (colour channel 2)
     assert not review.label(first).startswith("G. c")
     new = tmp_path / "added"
@@ -332,9 +330,8 @@ def test_references_another_user_adds_join_the_review_at_its_next_save(identifie
         Image.fromarray(_pattern(300 + i, 2)).save(new / f"c{i}.png")
     add_references(folder, str(new), species="G. c")
     review.decide(_index(review, "3.png"), "G. b", "A")
-    sync.changed()
-    sync.close()
+    review.close()
     assert review.label(first).startswith("G. c") and "G. c" in review.library.species
     assert len(review.library.files) == 12 + 4 + 1 and review.library.files[-1].endswith("3.png")
     assert len(load_library(folder).files) == 12 + 4 + 1
-    assert review.adopt(load_library(folder), sync.ours) == []  # nobody changed anything since
+    assert review.adopt(load_library(folder), review.keeper.ours) == []  # nobody changed anything since

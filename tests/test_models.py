@@ -181,7 +181,7 @@ def test_inference_precision_autocasts_only_the_passes_that_embed():
 
 
 def test_inference_precision_auto_is_bf16_only_on_a_cpu_with_native_bfloat16(monkeypatch):
-    import forams_lightning.reference.embedding as embedding
+    import forams_lightning.library.embedding as embedding
 
     auto = embedding.Inference(precision="auto")
     for native in (True, False):

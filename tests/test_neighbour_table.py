@@ -4,11 +4,11 @@ scratch, after references are added and removed."""
 import numpy as np
 import pytest
 
+from forams_lightning.library.reference_library import ReferenceLibrary
 from forams_lightning.metrics.knn import knn_search
 from forams_lightning.metrics.neighbour_table import NeighbourTable, nearest_of
 from forams_lightning.metrics.novelty import NoveltyScore, local_spread, novelty_distance
 from forams_lightning.metrics.reranking import Reranking, hubness
-from forams_lightning.reference.reference_library import ReferenceLibrary
 
 
 def _rows(n, d=8, seed=0):
@@ -66,5 +66,5 @@ def test_the_scaled_novelty_score_selects_without_sorting_every_reference():
     spread = local_spread(gallery, 3)
     distances, ids = knn_search(gallery, queries, 50, "cosine")
     expected = np.sort(distances / spread[ids], axis=1)[:, :2].mean(1)
-    np.testing.assert_allclose(novelty_distance(gallery, queries, "cosine", 2, 3), expected, rtol=1e-5)
-    assert novelty_distance(gallery[:1], queries, "cosine", 2, 3, spread=np.ones(1)).shape == (7,)
+    np.testing.assert_allclose(novelty_distance(gallery, queries, "cosine", 2, scale_k=3), expected, rtol=1e-5)
+    assert novelty_distance(gallery[:1], queries, "cosine", 2, scale_k=3, spread=np.ones(1)).shape == (7,)

@@ -16,9 +16,9 @@ from conftest import compose_app, rendered_page
 from PIL import Image
 
 from forams_lightning.export import export
-from forams_lightning.identify import identify
+from forams_lightning.identify.command import identify_command
+from forams_lightning.library.storage import load_library, save_library
 from forams_lightning.metrics.review_order import uncertainty_order
-from forams_lightning.reference.storage import load_library, save_library
 from forams_lightning.train import train
 
 
@@ -83,8 +83,9 @@ def test_identify_reproduces_test_metrics_and_survives_bad_files(library, traine
     (specimens / "empty_folder").mkdir()
 
     out = tmp_path / "identified"
-    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "vote=majority", "reranking.csls_k=0", "precision=32"], out))
+    predictions = identify_command(compose_app("identify", [f"library={library}", f"images={specimens}",
+                                                            "num_workers=0", "vote=majority", "reranking.csls_k=0",
+                                                            "precision=32"], out))
     with open(predictions, newline="") as f:
         rows = {r["file"]: r for r in csv.DictReader(f)}
     assert len(rows) == len(truth) + 5
@@ -119,8 +120,9 @@ def test_run_folder_library_and_identify_output_are_readable_by_colleagues(libra
     expected = plain.stat().st_mode & 0o777
     assert expected == 0o644
     out = tmp_path / "identified"
-    identify(compose_app("identify", [f"library={library}", f"images={Path(_test_split(trained_run[0])[0][0]).parent}",
-                                      "num_workers=0", "review.rows_per_page=5"], out))
+    identify_command(compose_app("identify", [f"library={library}",
+                                              f"images={Path(_test_split(trained_run[0])[0][0]).parent}",
+                                              "num_workers=0", "review.rows_per_page=5"], out))
     files = [p for folder in (trained_run[0], library, out) for p in folder.rglob("*") if p.is_file()]
     names = {p.name for p in files}
     assert {"metrics.json", "run.json", "config.yaml", "split.csv", "predictions.csv", "review.html",
@@ -141,13 +143,13 @@ def test_review_sorts_least_certain_first():
 def test_identify_names_missing_inputs(library, tmp_path):
     with pytest.raises(FileNotFoundError, match="no image files"):
         (tmp_path / "empty").mkdir()
-        identify(compose_app("identify", [f"library={library}", f"images={tmp_path / 'empty'}"], tmp_path))
+        identify_command(compose_app("identify", [f"library={library}", f"images={tmp_path / 'empty'}"], tmp_path))
     with pytest.raises(FileNotFoundError, match="not a reference library"):
-        identify(compose_app("identify", [f"library={tmp_path}", f"images={tmp_path}"], tmp_path))
+        identify_command(compose_app("identify", [f"library={tmp_path}", f"images={tmp_path}"], tmp_path))
 
 
 def test_export_names_a_bad_neighbour_count_before_reading_the_run():
-    from forams_lightning.reference.build import build_library
+    from forams_lightning.library.build import build_library
 
     with pytest.raises(ValueError, match=r"^k must be a whole number >= 1 \(got 0\)$"):
         build_library("no/such/run/model.ckpt", k=0)
@@ -164,7 +166,7 @@ def test_review_html_renders_in_headless_chromium(library, trained_run, tmp_path
     for i, src in enumerate(images):
         shutil.copy(src, specimens / f"{i}.jpg")
     out = tmp_path / "identified"
-    identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
+    identify_command(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0"], out))
     shot = tmp_path / "shot.png"
     dom = rendered_page((out / "review.html").as_uri(), screenshot=shot)
     assert dom.count('class="specimen') == 6
@@ -271,31 +273,32 @@ def test_identify_with_re_ranking_votes_in_the_re_ranked_space(library, trained_
     found, score_expanded = lib.identify(queries, reranking=Reranking(expansion_k=2, expansion_alpha=3.0))
     references = neighbour_expansion(lib.embeddings, 2, 3.0)
     expected = knn_identify(references, lib.labels, neighbour_expansion(references, 2, 3.0, queries=queries), lib.k,
-                            "cosine")
+                            metric="cosine")
     np.testing.assert_array_equal(found.ids, expected.ids)
     np.testing.assert_array_equal(score, score_expanded)  # the novelty score keeps the plain embeddings
     assert not np.array_equal(found.distances, plain.distances)
     # CSLS re-ranking on top: the hubness of the expanded references, computed once and kept
     both, _ = lib.identify(queries, reranking=Reranking(expansion_k=2, expansion_alpha=3.0, csls_k=3))
     expected = knn_identify(references, lib.labels, neighbour_expansion(references, 2, 3.0, queries=queries), lib.k,
-                            "cosine", csls_k=3)
+                            metric="cosine", csls_k=3)
     np.testing.assert_array_equal(both.ids, expected.ids)
     csls = lib.identify(queries, reranking=Reranking(csls_k=3))[0]
-    np.testing.assert_array_equal(csls.ids, knn_identify(lib.embeddings, lib.labels, queries, lib.k, "cosine",
+    np.testing.assert_array_equal(csls.ids, knn_identify(lib.embeddings, lib.labels, queries, lib.k, metric="cosine",
                                                          csls_k=3).ids)
     assert not np.array_equal(csls.ids, plain.ids)  # it re-ranked
     specimens = tmp_path / "specimens"
     specimens.mkdir()
     for path, _ in _test_split(trained_run[0])[:3]:
         shutil.copy(path, specimens)
-    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "reranking.expansion_k=2", "reranking.csls_k=3"], tmp_path / "out"))
+    predictions = identify_command(compose_app("identify", [f"library={library}", f"images={specimens}",
+                                                            "num_workers=0", "reranking.expansion_k=2",
+                                                            "reranking.csls_k=3"], tmp_path / "out"))
     assert len(predictions.read_text().splitlines()) == 4
     # identify's default CSLS ranks plainly where the library measures l2 distances (it needs cosine), and says so
     l2 = save_library(replace(lib, metric="l2", _cache={}), tmp_path / "l2_library")
-    with caplog.at_level(logging.INFO, logger="forams_lightning.reference.identification"):
-        predictions = identify(compose_app("identify", [f"library={l2}", f"images={specimens}", "num_workers=0"],
-                                           tmp_path / "out_l2"))
+    with caplog.at_level(logging.INFO, logger="forams_lightning.identify.settings"):
+        predictions = identify_command(compose_app("identify", [f"library={l2}", f"images={specimens}",
+                                                                "num_workers=0"], tmp_path / "out_l2"))
     assert len(predictions.read_text().splitlines()) == 4 and "plain ranking" in caplog.text
 
 
@@ -311,8 +314,8 @@ def test_review_of_a_whole_sample_is_paged_small_and_opens_fast(library, trained
     for i in range(2000):
         shutil.copy(sources[i % len(sources)], specimens / f"{i:05d}.jpg")
     out = tmp_path / "identified"
-    predictions = identify(compose_app("identify", [f"library={library}", f"images={specimens}", "num_workers=0",
-                                                    "batch_size=128"], out))
+    predictions = identify_command(compose_app("identify", [f"library={library}", f"images={specimens}",
+                                                            "num_workers=0", "batch_size=128"], out))
     assert len(predictions.read_text().splitlines()) == 2001 and not list(out.glob(".predictions*"))
     pages = sorted(p for p in out.glob("review*.html") if p.name != "review-groups.html")
     assert len(pages) == 10 and all(p.read_text().count('<tr class="specimen') == 200 for p in pages)
@@ -332,7 +335,7 @@ def test_review_of_a_whole_sample_is_paged_small_and_opens_fast(library, trained
 def test_identify_memory_stays_flat_however_large_the_sample(library, tmp_path):
     """20,000 small images take about the memory of 2,000: predictions stream to disk as they are computed, the
     review keeps a few numbers per specimen, the novel ones are grouped on a tree of at most
-    `reference.discovery.MAX_TREE` and the census counts 10 samples (a real sample is 10k-500k specimens)."""
+    `library.grouping.MAX_TREE` and the census counts 10 samples (a real sample is 10k-500k specimens)."""
     import subprocess
     import sys
 
@@ -421,8 +424,8 @@ def test_export_with_val_references_calibrates_on_the_test_images(trained_run, t
 
 def test_export_again_after_library_add_keeps_every_added_reference(trained_run, tmp_path):
     """The README's flow: export, grow the library from verdicts, export again."""
-    from forams_lightning.reference.editing import add_references
-    from forams_lightning.reference.embedding import Inference
+    from forams_lightning.library.editing import add_references
+    from forams_lightning.library.embedding import Inference
 
     run, _ = trained_run
     out = tmp_path / "library"

@@ -19,9 +19,9 @@ def _cluster_and_loner():
 
 def test_a_member_of_an_uncertain_cluster_comes_before_a_more_uncertain_loner():
     embeddings, share, novel, score = _cluster_and_loner()
-    order = review_order("benefit", embeddings, share, novel, score, reach=np.full(9, 0.5))
+    order = review_order("benefit", embeddings, share, novel, novelty_score=score, reach=np.full(9, 0.5))
     assert set(order[:5].tolist()) == {0, 1, 2, 3, 4} and order[5] == 5
-    assert review_order("uncertainty", embeddings, share, novel, score)[0] == 5
+    assert review_order("uncertainty", embeddings, share, novel, novelty_score=score)[0] == 5
 
 
 def test_benefit_adds_the_uncertainty_of_the_specimens_it_would_become_the_nearest_reference_of():
@@ -36,7 +36,7 @@ def test_benefit_adds_the_uncertainty_of_the_specimens_it_would_become_the_neare
 def test_the_least_certain_and_random_orders():
     novel, share, score = np.array([0, 0, 1, 0], bool), np.array([0.9, 0.5, 0.9, 0.5]), np.array([1, 2, 3, 4.0])
     assert uncertainty_order(novel, share, score).tolist() == [2, 3, 1, 0]
-    once, again = (review_order("random", None, share, novel, score, seed=3) for _ in range(2))
+    once, again = (review_order("random", None, share, novel, novelty_score=score, seed=3) for _ in range(2))
     assert sorted(once.tolist()) == [0, 1, 2, 3] and (once == again).all()
     with pytest.raises(ValueError, match="order='typical': one of benefit, uncertainty, random"):
-        review_order("typical", None, share, novel, score)
+        review_order("typical", None, share, novel, novelty_score=score)

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from forams_lightning.checkpoints import load_checkpoint
-from forams_lightning.reference.storage import load_library
+from forams_lightning.library.storage import load_library
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -108,7 +108,7 @@ def test_weights_of_another_network_are_refused_when_it_is_built(small_library, 
     identify refused there leaves no partial embeddings file in its run folder."""
     from conftest import compose_app
 
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
 
     torch.save({"w": torch.zeros(1)}, small_library / "embedder.pt")
     library = load_library(small_library)
@@ -117,7 +117,8 @@ def test_weights_of_another_network_are_refused_when_it_is_built(small_library, 
     out = tmp_path / "identified"
     images = str(tmp_path / "references")
     with pytest.raises(ValueError, match="embedder.pt: not the weights"):
-        identify(compose_app("identify", [f"library={small_library}", f"images={images}", "num_workers=0"], out))
+        identify_command(compose_app("identify", [f"library={small_library}", f"images={images}",
+                                                  "num_workers=0"], out))
     assert not list(out.glob(".embeddings.npy.tmp-*"))
 
 

@@ -21,10 +21,10 @@ from conftest import compose_app
 from PIL import Image
 
 from forams_lightning.atomic import AtomicCsvWriter, atomic_write_csv
-from forams_lightning.reference.editing import add_references, remove_references
-from forams_lightning.reference.embedding import Inference
-from forams_lightning.reference.replacing import merge_growth, place_library
-from forams_lightning.reference.storage import load_library, save_library
+from forams_lightning.library.editing import add_references, remove_references
+from forams_lightning.library.embedding import Inference
+from forams_lightning.library.replacing import merge_growth, place_library
+from forams_lightning.library.storage import load_library, save_library
 
 SERIAL = Inference(num_workers=0)
 
@@ -146,14 +146,14 @@ def test_a_full_disk_met_deep_in_a_library_is_one_line_naming_the_file(tmp_path)
 
 
 def test_identify_refuses_a_run_folder_without_room_for_its_outputs(small_library, tmp_path, monkeypatch):
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
 
     _image(tmp_path / "sample" / "a.png")
     monkeypatch.setattr(shutil, "disk_usage", lambda _: shutil._ntuple_diskusage(10**7, 10**7 - 1000, 1000))
     cfg = compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'sample'}", "num_workers=0"],
                       tmp_path / "out")
     with pytest.raises(OSError, match=r"the outputs of 1 specimens need about 1 MiB, 0.0 MiB free"):
-        identify(cfg)
+        identify_command(cfg)
 
 
 def test_temporary_folders_of_killed_changes_are_cleaned_by_the_next_change(small_library, tmp_path):
@@ -180,13 +180,13 @@ def test_csv_cells_a_spreadsheet_would_run_are_written_as_text(tmp_path):
 
 
 def test_identify_writes_a_formula_species_and_sample_as_text(small_library, tmp_path):
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
 
     _edit_manifest(small_library, lambda m: m.update(species=["=HYPERLINK(\"http://evil\")", "G. b"]))
     _image(tmp_path / "images" / "=SUM(1)" / "a.png")
     _image(tmp_path / "images" / "s2" / "b.png")
-    identify(compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'images'}", "num_workers=0",
-                                      "review.enabled=false"], tmp_path / "out"))
+    identify_command(compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'images'}",
+                                              "num_workers=0", "review.enabled=false"], tmp_path / "out"))
     for name in ("predictions.csv", "census.csv"):
         text = (tmp_path / "out" / name).read_text()
         assert not any(cell.startswith("=") for line in csv.reader(text.splitlines()) for cell in line), name
@@ -194,13 +194,13 @@ def test_identify_writes_a_formula_species_and_sample_as_text(small_library, tmp
 
 
 def test_a_sample_whose_every_image_is_unreadable_keeps_its_row_in_the_census(small_library, tmp_path):
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
 
     _image(tmp_path / "images" / "s1" / "a.png")
     (tmp_path / "images" / "s2").mkdir(parents=True)
     (tmp_path / "images" / "s2" / "broken.png").write_bytes(b"not an image")
-    identify(compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'images'}", "num_workers=0",
-                                      "review.enabled=false"], tmp_path / "out"))
+    identify_command(compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'images'}",
+                                              "num_workers=0", "review.enabled=false"], tmp_path / "out"))
     with open(tmp_path / "out" / "census.csv", newline="") as f:
         rows = [r for r in csv.DictReader(f) if r["sample"] == "s2"]
     assert [(r["kind"], r["count"]) for r in rows] == [("unreadable", "1")]
@@ -212,7 +212,7 @@ def test_a_sample_whose_every_image_is_unreadable_keeps_its_row_in_the_census(sm
 @pytest.mark.parametrize("where", ["species folder", "verdicts csv", "sample folder", "species option"])
 def test_names_with_bidirectional_controls_are_refused_naming_where(small_library, tmp_path, where):
     from forams_lightning.data.samples import sample_images
-    from forams_lightning.reference.sources import labelled_images
+    from forams_lightning.library.sources import labelled_images
 
     spoofed = "G. \u202eardnuma"  # displays as "G. amundra"
     if where == "species folder":
@@ -234,12 +234,12 @@ def test_names_with_bidirectional_controls_are_refused_naming_where(small_librar
 # --- what the user sees agrees with itself -----------------------------------------------------------------------
 
 def test_predictions_list_neighbours_in_the_order_and_distance_the_vote_used(small_library, tmp_path):
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
 
     for i in range(4):
         _image(tmp_path / "images" / f"{i}.png", 30 + 50 * i)
-    identify(compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'images'}", "num_workers=0",
-                                      "review.enabled=false"], tmp_path / "out"))
+    identify_command(compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'images'}",
+                                              "num_workers=0", "review.enabled=false"], tmp_path / "out"))
     rows = list(csv.DictReader(open(tmp_path / "out" / "predictions.csv")))
     assert rows and load_library(small_library).metric == "cosine"  # CSLS re-ranks (identify's default)
     for row in rows:
@@ -250,11 +250,11 @@ def test_predictions_list_neighbours_in_the_order_and_distance_the_vote_used(sma
 # --- smaller items -------------------------------------------------------------------------------------------------
 
 def test_an_empty_images_value_is_refused_not_the_current_folder(small_library, tmp_path):
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
 
     cfg = compose_app("identify", [f"library={small_library}", "images=", "num_workers=0"], tmp_path / "out")
     with pytest.raises(ValueError, match="images is empty"):
-        identify(cfg)
+        identify_command(cfg)
 
 
 def test_a_year_before_a_species_name_is_kept_and_an_ordinal_is_said(tmp_path, caplog):
@@ -269,7 +269,7 @@ def test_a_year_before_a_species_name_is_kept_and_an_ordinal_is_said(tmp_path, c
 
 
 def test_library_show_counts_a_removed_species_the_same_in_header_and_list(small_library):
-    from forams_lightning.reference.describe import describe
+    from forams_lightning.library.description import describe
 
     remove_references(small_library, species="G. b")
     text = describe(load_library(small_library))
@@ -286,15 +286,15 @@ def test_a_lock_file_that_is_not_a_file_is_one_line_naming_it(small_library, tmp
 
 
 def test_an_unknown_library_command_is_one_line(capsys):
-    from forams_lightning.library import _command_word
+    from forams_lightning.library.command import command_word
 
     with pytest.raises(SystemExit) as stop:
-        _command_word(["library", "frobnicate", "library=x"])
+        command_word(["library", "frobnicate", "library=x"])
     assert stop.value.code == 1
     assert capsys.readouterr().err.strip() == ("error: 'frobnicate' is not a library command: one of show, add, "
                                                "remove, relabel, calibrate, audit (--help shows the usage)")
     argv = ["library", "add", "library=x"]
-    _command_word(argv)
+    command_word(argv)
     assert argv[1] == "command=add"
 
 

@@ -18,10 +18,10 @@ from PIL import Image
 from forams_lightning.data.images import PIXEL_BUDGET, load_rgb
 from forams_lightning.data.layouts import read_species_folders
 from forams_lightning.data.specimens import find_images
-from forams_lightning.reference.editing import add_references
-from forams_lightning.reference.embedding import Inference
-from forams_lightning.reference.sources import labelled_images
-from forams_lightning.reference.storage import load_library
+from forams_lightning.library.editing import add_references
+from forams_lightning.library.embedding import Inference
+from forams_lightning.library.sources import labelled_images
+from forams_lightning.library.storage import load_library
 
 ROOT = Path(__file__).resolve().parents[1]
 SERIAL = Inference(num_workers=0)
@@ -115,7 +115,7 @@ def test_huge_images_are_decoded_within_the_pixel_budget(tmp_path):
 
 
 def test_identify_of_a_folder_of_unreadable_files_fails_with_the_count(small_library, tmp_path):
-    from forams_lightning.identify import identify
+    from forams_lightning.identify.command import identify_command
 
     (tmp_path / "bad").mkdir()
     for name in ("a.jpg", "b.png"):
@@ -123,23 +123,23 @@ def test_identify_of_a_folder_of_unreadable_files_fails_with_the_count(small_lib
     cfg = compose_app("identify", [f"library={small_library}", f"images={tmp_path / 'bad'}", "num_workers=0"],
                       tmp_path / "out")
     with pytest.raises(ValueError, match="none of the 2 files could be read as an image"):
-        identify(cfg)
+        identify_command(cfg)
     assert (tmp_path / "out" / "predictions.csv").is_file()  # the errors stay readable
 
 
 def test_a_moved_library_reviews_with_its_own_thumbnails(small_library, tmp_path, capsys):
-    from forams_lightning.identify import identify
-    from forams_lightning.library import run
+    from forams_lightning.identify.command import identify_command
+    from forams_lightning.library.command import library_command
 
     library = load_library(small_library)
     assert all((small_library / "thumbnails" / f"{h}.jpg").is_file() for h in library.hashes)
     moved = tmp_path / "colleague" / "library"
     shutil.copytree(small_library, moved)
     shutil.rmtree(tmp_path / "references")  # the images stay behind on the first machine
-    run(compose_app("library", [f"library={moved}"], tmp_path / "show"))
+    library_command(compose_app("library", [f"library={moved}"], tmp_path / "show"))
     assert "6 of 6 reference images are not at their stored paths" in capsys.readouterr().out
     _image(tmp_path / "sample" / "s.png", shade=70)
-    identify(compose_app("identify", [f"library={moved}", f"images={tmp_path / 'sample'}", "num_workers=0"],
+    identify_command(compose_app("identify", [f"library={moved}", f"images={tmp_path / 'sample'}", "num_workers=0"],
                          tmp_path / "review"))
     page = (tmp_path / "review" / "review.html").read_text()
     assert "not found" not in page and page.count("<img") == 1 + library.k

@@ -19,9 +19,9 @@ def test_every_command_says_its_version(module):
 
 
 def test_library_show_names_the_versions_that_built_and_changed_it(small_library, tmp_path):
-    from forams_lightning.reference.describe import describe
-    from forams_lightning.reference.editing import add_references
-    from forams_lightning.reference.storage import load_library
+    from forams_lightning.library.description import describe
+    from forams_lightning.library.editing import add_references
+    from forams_lightning.library.storage import load_library
 
     assert "built by forams-lightning an unrecorded version" in describe(load_library(small_library))
     new = tmp_path / "new"

@@ -1,5 +1,5 @@
 """How far a census can be trusted: simulated samples of specimens no split has seen, counted by the package's own
-census (`reference.census.sample_census`), against the shares they were drawn with.
+census (`identify.census.sample_census`), against the shares they were drawn with.
 
     python experiments/census/run.py embedded LIBRARY [--pool 150]     # new specimens of the embedded species
     python experiments/census/run.py part LIBRARY --part test          # a held-out split of the library's run
@@ -24,9 +24,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scoring import flag_rates, score_samples  # noqa: E402
 
-from forams_lightning.reference.build import run_part  # noqa: E402
-from forams_lightning.reference.embedding import Inference  # noqa: E402
-from forams_lightning.reference.storage import load_library  # noqa: E402
+from forams_lightning.library import (
+    Inference,  # noqa: E402
+    load_library,  # noqa: E402
+    run_part,  # noqa: E402
+)
 
 FIRST_NEW = 100_000  # image indices from here on are past any library the generator writes
 

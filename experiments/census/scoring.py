@@ -8,8 +8,8 @@ import time
 
 import numpy as np
 
+from forams_lightning.identify import padded_confusion, sample_census
 from forams_lightning.metrics.census import wilson_interval
-from forams_lightning.reference.census import padded_confusion, sample_census
 
 NOMINAL_FLAGS = 0.05  # the libraries keep 95% of held-out known specimens
 
@@ -64,8 +64,8 @@ def score_samples(library, specimens: dict, size: int, n_species: int, n_samples
         for _ in range(n_samples):
             drawn, shares = draw_sample(rng, truth, size, n_species, len(library.species))
             start = time.perf_counter()
-            rows = sample_census(prediction[drawn], novel[drawn], [""] * len(drawn), library.species, confusion,
-                                 flagged)
+            rows = sample_census(prediction[drawn], novel[drawn], [""] * len(drawn), library.species,
+                                 confusion=confusion, confusion_flagged=flagged)
             kept["seconds"].append(time.perf_counter() - start)
             adjusted, low, high = _adjusted(rows, library.species)
             counts = np.bincount(prediction[drawn][~novel[drawn]], minlength=len(library.species))

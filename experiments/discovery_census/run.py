@@ -17,10 +17,8 @@ import time
 import numpy as np
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 
-from forams_lightning.reference.build import run_part
-from forams_lightning.reference.embedding import Inference
-from forams_lightning.reference.novel_groups import group_specimens
-from forams_lightning.reference.storage import load_library
+from forams_lightning.identify import candidate_groups
+from forams_lightning.library import Inference, load_library, run_part
 
 
 def held_out(library, part: str, inference: Inference):
@@ -43,12 +41,19 @@ def discovery(library, part: str, inference: Inference) -> dict:
     start = time.perf_counter()
     found, score = library.identify(embeddings, reranking=library.default_reranking())
     novel = library.is_novel(score, found.prediction)
-    flagged = group_specimens(embeddings[novel], np.flatnonzero(novel), library)
-    everything = group_specimens(embeddings, np.arange(len(embeddings)), library)
-    ids = lambda g: np.array([int(name[1:]) for name in g.names])  # noqa: E731
+    flagged = candidate_groups(embeddings[novel], np.flatnonzero(novel), library)
+    everything = candidate_groups(embeddings, np.arange(len(embeddings)), library)
     return {"part": part, "images": int(len(truth)), "share_flagged_novel": float(novel.mean()),
-            "grouping": library.grouping.state(), "flagged": group_scores(truth[novel], ids(flagged)),
-            "all": group_scores(truth, ids(everything)), "grouping_seconds": time.perf_counter() - start}
+            "grouping": library.grouping.state(),
+            "flagged": group_scores(truth[novel], group_of(flagged, np.flatnonzero(novel))),
+            "all": group_scores(truth, group_of(everything, np.arange(len(embeddings)))),
+            "grouping_seconds": time.perf_counter() - start}
+
+
+def group_of(groups: list, rows: np.ndarray) -> np.ndarray:
+    """The group number of each of `rows` (candidate groups, largest first)."""
+    number = {int(m): g for g, group in enumerate(groups) for m in group.members}
+    return np.array([number[int(r)] for r in rows], dtype=int)
 
 
 def main() -> None:

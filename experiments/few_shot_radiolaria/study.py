@@ -6,7 +6,7 @@ RUN_DIR: a training run on the radiolaria train species and its exported library
 `python -m forams_lightning.export ckpt=RUN_DIR/checkpoints/...`). The run's own split names the test species
 (`unknown_test`: never trained or selected on). For each library:
 - the test species' images are embedded once, with the library's own embedder and preprocessing
-  (`reference.embedding.embed_files`, what `library add` and `identify` call);
+  (`library.embedding.embed_files`, what `library add` and `identify` call);
 - for each n and repeat, n images of each test species are drawn (seeded), added as references
   (`ReferenceLibrary.with_references`, what `library add` does) and every other image of those species is
   identified against the whole library, train species included (`ReferenceLibrary.identify` with `identify`'s
@@ -120,8 +120,7 @@ def _run(command: list[str]) -> None:
 
 
 def main(runs: dict[str, Path], out: Path) -> None:
-    from forams_lightning.reference.embedding import Inference
-    from forams_lightning.reference.storage import load_library
+    from forams_lightning.library import Inference, load_library
 
     lines = [f"Measured {date.today()} on {platform.node()} ({platform.machine()}, {os.cpu_count()} cores, CPU); "
              f"radiolaria test species (never trained or selected on): n images of each added to the library "

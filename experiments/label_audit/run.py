@@ -1,6 +1,6 @@
 """Does the audit find wrong labels, and does accepting its suggestions repair the library? The embedded library with
 a share of its images moved to a wrong species folder, trained and exported as a user would (`data=folders`,
-`+experiment=closed_set`), audited (`reference.audit`); and the same from clean folders.
+`+experiment=closed_set`), audited (`library.audit`); and the same from clean folders.
 
     python experiments/label_audit/run.py --work runs/label_audit --moved 0.05
 
@@ -29,10 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "census"))
 from run import new_specimens  # noqa: E402
 
 from forams_lightning.data.synthetic import SyntheticSpec, generate_library  # noqa: E402
-from forams_lightning.reference.audit import audit_library  # noqa: E402
-from forams_lightning.reference.editing import relabel_references  # noqa: E402
-from forams_lightning.reference.embedding import Inference  # noqa: E402
-from forams_lightning.reference.storage import load_library  # noqa: E402
+from forams_lightning.library import (
+    Inference,  # noqa: E402
+    audit_library,  # noqa: E402
+    load_library,  # noqa: E402
+    relabel_references,  # noqa: E402
+)
 
 
 def folders(source: Path, target: Path, moved: float, seed: int) -> dict[str, tuple[str, str]]:

@@ -1,5 +1,5 @@
 """A simulated expert: a sample replayed with its true labels, one verdict at a time in each review order, each
-verdict added to the library as the live review adds it (`reference.live_review.LiveReview`, which re-identifies the
+verdict added to the library as the live review adds it (`review.session.LiveReview`, which re-identifies the
 rest), and the sample's accuracy (verdicts plus automatic identifications) after 10, 25, 50 and 100 verdicts.
 
     python experiments/review_order/run.py embedded LIBRARY --remove 3     # new embedded specimens, 3 species unknown
@@ -25,11 +25,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "census"))
 from run import new_specimens, report  # noqa: E402
 
 from forams_lightning.data.reading import read_catalogue  # noqa: E402
+from forams_lightning.identify import SampleEmbeddings  # noqa: E402
+from forams_lightning.library import (
+    Inference,  # noqa: E402
+    load_library,  # noqa: E402
+)
 from forams_lightning.metrics.review_order import ORDERS  # noqa: E402
-from forams_lightning.reference.embedding import Inference  # noqa: E402
-from forams_lightning.reference.live_review import LiveReview  # noqa: E402
-from forams_lightning.reference.sample_embeddings import SampleEmbeddings  # noqa: E402
-from forams_lightning.reference.storage import load_library  # noqa: E402
+from forams_lightning.review import LiveReview  # noqa: E402
 from forams_lightning.saved_runs import read_run_configs  # noqa: E402
 
 BUDGETS = (0, 10, 25, 50, 100)
@@ -45,7 +47,7 @@ def part_names(library, part: str) -> tuple[list[str], list[str]]:
 def accuracy(review: LiveReview, truth: list[str]) -> float:
     decided = {v.specimen: v.species for v in review.verdicts()}
     names = review.library.species
-    return float(np.mean([decided.get(i, names[review.prediction[i]]) == t for i, t in enumerate(truth)]))
+    return float(np.mean([decided.get(i, names[review.identified.prediction[i]]) == t for i, t in enumerate(truth)]))
 
 
 def replay(library, sample: SampleEmbeddings, truth: list[str], order: str, budgets, seed: int) -> dict:

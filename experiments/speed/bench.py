@@ -208,7 +208,7 @@ def knn_seconds(repeats: int = 3) -> dict[str, float]:
     queries = centres[query_y] + rng.normal(scale=2.0, size=(EF_VAL, EF_DIM)).astype(np.float32)
 
     def faiss_run():
-        found = knn_identify(gallery, gallery_y, queries, 5, "l2")
+        found = knn_identify(gallery, gallery_y, queries, 5, metric="l2")
         return identification_scores(query_y, found.prediction, EF_SPECIES)["knn_acc"]
 
     def sklearn_run():

@@ -4,7 +4,7 @@
 
 Pads a copy of LIBRARY to `--references` entries (its own embeddings repeated, so the FAISS index, references.csv
 and the hashes have the real size), then, in one process: embeds the new images once with the library's embedder
-(the unavoidable part), and runs `library add` of the same images (`reference.editing.add_references`: hashing,
+(the unavoidable part), and runs `library add` of the same images (`library.editing.add_references`: hashing,
 duplicate check, embedding, the new folder written and renamed into place). Prints both times and their difference:
 the overhead of a growing library, which must not depend on re-embedding the existing references.
 """
@@ -24,7 +24,7 @@ import numpy as np
 
 
 def padded_copy(library_dir: Path, references: int, target: Path) -> None:
-    from forams_lightning.reference.storage import load_library, save_library
+    from forams_lightning.library import load_library, save_library
 
     library = load_library(library_dir)
     reps = -(-references // len(library.files))
@@ -39,9 +39,7 @@ def padded_copy(library_dir: Path, references: int, target: Path) -> None:
 
 def main(library_dir: Path, images: Path, references: int, work: Path) -> dict:
     from forams_lightning.data.specimens import find_images
-    from forams_lightning.reference.editing import add_references
-    from forams_lightning.reference.embedding import Inference
-    from forams_lightning.reference.storage import load_library
+    from forams_lightning.library import Inference, add_references, load_library
 
     target = work / "library"
     padded_copy(library_dir, references, target)

@@ -14,9 +14,7 @@ import json
 
 import numpy as np
 
-from forams_lightning.reference.build import run_part
-from forams_lightning.reference.embedding import Inference
-from forams_lightning.reference.storage import load_library
+from forams_lightning.library import Inference, load_library, run_part
 
 
 def main() -> None:

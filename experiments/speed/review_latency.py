@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from forams_lightning.reference.sample_embeddings import SampleEmbeddings, embedder_fingerprint
-from forams_lightning.reference.storage import load_library, save_library
-from forams_lightning.review_app.launch import open_review, start_server
+from forams_lightning.identify import SampleEmbeddings, embedder_fingerprint
+from forams_lightning.library import load_library, save_library
+from forams_lightning.review import open_review, start_server
 
 
 def grown_copy(source: str, n_references: int, n_specimens: int, work: Path, seed: int = 0) -> tuple[Path, Path]:
@@ -61,8 +61,8 @@ def call(url: str, token: str, body: dict | None = None) -> dict:
 
 def measure(folder: Path, run: Path, verdicts: int) -> dict:
     start = time.perf_counter()
-    review, sync = open_review(run, str(folder))
-    server, url = start_server(review, sync, run, reviewer="benchmark")
+    review = open_review(run, str(folder))
+    server, url = start_server(review, run, reviewer="benchmark")
     startup = time.perf_counter() - start
     threading.Thread(target=server.serve_forever, daemon=True).start()
     base, token = url.split("/?token=")
@@ -74,7 +74,7 @@ def measure(folder: Path, run: Path, verdicts: int) -> dict:
         call(f"{base}/api/specimen/{state['order'][0]}", token)
         seconds.append(time.perf_counter() - t)
     server.shutdown()
-    sync.close()
+    review.close()
     return {"startup_s": startup, "verdict_to_next_median_s": float(np.median(seconds)),
             "verdict_to_next_p90_s": float(np.quantile(seconds, 0.9)), "verdicts": verdicts,
             "references": len(review.base.files), "specimens": len(review.files)}

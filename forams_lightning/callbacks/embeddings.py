@@ -65,7 +65,14 @@ class EmbeddingCollector(pl.Callback):
 
     def evaluate(self, trainer, pl_module, stage: str,
                  parts: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, float] | None:
-        """Runs on global rank 0 only; returns the metrics to log (full names, e.g. ``val/knn_acc``)."""
+        """Runs on global rank 0 only; returns the metrics to log (full names, e.g. ``val/knn_acc``).
+
+        Args:
+            trainer: the Lightning trainer (its datamodule names the parts' species and files).
+            pl_module: the module evaluated.
+            stage: ``val`` or ``test``.
+            parts: ``{part name: (embeddings, labels)}`` in dataset order (`eval_parts(stage)`).
+        """
         raise NotImplementedError
 
     def _gathered(self, trainer, pl_module, stage: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:

@@ -41,7 +41,7 @@ class KNNEvaluation(EmbeddingCollector):
     def _report(self, trainer, folder: Path, truth, found) -> None:
         dm = trainer.datamodule
         write_identification_report(folder, truth, found.prediction, dm.species[: dm.num_classes])
-        save_worst_queries(folder / "test_worst_queries.png", found, truth, dm.paths("test"), dm.paths("train"),
-                           dm.species, self.worst_queries, dm.exif_transpose)
+        save_worst_queries(folder / "test_worst_queries.png", found, truth, dm.paths("test"), gallery=dm.paths("train"),
+                           species=dm.species, count=self.worst_queries, exif_transpose=dm.exif_transpose)
         log_images(trainer, {f"test/{name}": folder / f"test_{name}.png"
                              for name in ("confusion_matrix", "per_species", "worst_queries")})

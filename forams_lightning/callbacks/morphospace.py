@@ -22,7 +22,16 @@ class Morphospace(EmbeddingCollector):
     stages = ("test",)
 
     def __init__(self, report_dir: str, methods: tuple[str, ...] = ("umap", "tsne"), metric: str = "cosine",
-                 max_points: int | None = 5000, seed: int = 0):
+                 max_points: int | None = 5000, *, seed: int = 0):
+        """The maps' settings.
+
+        Args:
+            report_dir: where the PNG and HTML maps go.
+            methods: the projections drawn (``umap``, ``tsne``).
+            metric: the embedding's metric (``cosine`` or ``l2``).
+            max_points: at most this many points a map, every species kept (None: all).
+            seed: of the projections and the subsample.
+        """
         super().__init__()
         self.report_dir, self.methods, self.metric = Path(report_dir), list(methods), metric
         self.max_points, self.seed = max_points, seed
@@ -42,14 +51,15 @@ class Morphospace(EmbeddingCollector):
         for method in self.methods:
             xy = project_2d(emb, method, self.metric, self.seed)
             title = f"{method.upper()} of {len(emb)} embeddings ({len(set(species))} species)"
-            png = save_morphospace_png(xy, species, seen, self.report_dir / f"morphospace_{method}.png", title)
-            save_morphospace_html(xy, species, seen, files, self.report_dir / f"morphospace_{method}.html", title)
-            self._log_wandb(trainer, method, png, xy, species, seen, files)
+            png = save_morphospace_png(xy, species, seen, self.report_dir / f"morphospace_{method}.png", title=title)
+            save_morphospace_html(xy, species, seen, files, path=self.report_dir / f"morphospace_{method}.html",
+                                  title=title)
+            self._log_wandb(trainer, method, png, xy=xy, species=species, seen=seen, files=files)
         log.info("morphospace maps written to %s", self.report_dir)
         return None
 
     @staticmethod
-    def _log_wandb(trainer, method, png, xy, species, seen, files) -> None:
+    def _log_wandb(trainer, method, png, xy, *, species, seen, files) -> None:
         from pytorch_lightning.loggers import WandbLogger
 
         log_images(trainer, {f"morphospace/{method}": png})

@@ -41,7 +41,18 @@ class WhiteningInit(pl.Callback):
     the checkpoint, so an evaluation from it (`forams_lightning.eval`) calibrates the cut as the run did."""
 
     def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
-                 parts: Sequence[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
+                 *, parts: Sequence[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
+        """The fit's settings (the class docstring says what each does).
+
+        Args:
+            shrinkage: of the within-species covariance towards its diagonal (`models.whitening.fit_whitening`).
+            rotations: quarter turns of every training image, each one view.
+            supervised: learned with species labels; False: PCA whitening.
+            batch_size: images a batch while embedding.
+            parts: the data parts fitted (of ``train``, ``val``, ``unknown_val``).
+            calibration_folds: 0 (off) or the number of cross-fitted groups of species kept for calibrating the cut.
+            seed: of the cross-fitted groups.
+        """
         bad = [p for p in parts if p not in FITTABLE_PARTS]
         if bad or not parts:
             raise ValueError(f"callbacks.whitening.parts={list(parts)}: choose from {list(FITTABLE_PARTS)}")
@@ -96,8 +107,8 @@ class WhiteningInit(pl.Callback):
 
     def _cross_fit(self, views, labels, dim, normalize) -> list[tuple[np.ndarray, np.ndarray]]:
         try:
-            sets = cross_fitted_embeddings(views, labels, self.calibration_folds, dim, self.shrinkage,
-                                           self.supervised, normalize, self.seed)
+            sets = cross_fitted_embeddings(views, labels, self.calibration_folds, dim, shrinkage=self.shrinkage,
+                                           supervised=self.supervised, normalize=normalize, seed=self.seed)
         except ValueError as error:  # too few species: the evaluation falls back to other calibration species
             log.warning("callbacks.whitening.calibration_folds: %s; no cross-fitted calibration sets", error)
             return []

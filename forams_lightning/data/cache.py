@@ -35,10 +35,20 @@ def cache_key(paths: Sequence[str], preparation: dict) -> str:
     return digest.hexdigest()[:16]
 
 
-def decoded_images(paths: Sequence[str], prepare: Callable, image_size: int, preparation: dict, folder: str | Path,
+def decoded_images(paths: Sequence[str], prepare: Callable, image_size: int, preparation: dict, *, folder: str | Path,
                    exif_transpose: bool = True, workers: int = 4) -> tuple[np.ndarray, dict[str, str]]:
     """(read-only memmap of shape (N, image_size, image_size, 3), {path: error} of unreadable files), building the
-    cache file on first use. `prepare` maps a PIL image to an `image_size` square PIL image."""
+    cache file on first use. `prepare` maps a PIL image to an `image_size` square PIL image.
+
+    Args:
+        paths: the image files, in the order of the array's rows.
+        prepare: maps a PIL image to an `image_size` square PIL image.
+        image_size: the side of the prepared images.
+        preparation: the options `prepare` applies (part of the cache's key).
+        folder: where the cache files are kept.
+        exif_transpose: images turned as their EXIF orientation says.
+        workers: processes decoding.
+    """
     folder = Path(folder)
     key = cache_key(paths, {**preparation, "image_size": image_size, "exif_transpose": exif_transpose})
     array_file, errors_file = folder / f"{key}.npy", folder / f"{key}.errors.json"

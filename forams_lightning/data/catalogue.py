@@ -50,10 +50,19 @@ class Catalogue:
 
 
 def build_catalogue(samples: list[Sample], root: str | None = None, open_set: Mapping | None = None,
-                    split: Mapping | None = None, saved_split: SavedSplit | None = None,
+                    split: Mapping | None = None, *, saved_split: SavedSplit | None = None,
                     bad_images: int = 0) -> Catalogue:
     """The catalogue of screened `samples`: species withheld per `open_set` (`unknown_parts`), the rest split per
-    `split` (`data.split`) or as `saved_split` says (a run's split.csv)."""
+    `split` (`data.split`) or as `saved_split` says (a run's split.csv).
+
+    Args:
+        samples: the screened samples (path, species, group).
+        root: the data's root folder (paths in split.csv are relative to it).
+        open_set: the open-set options (`data.open_set`: which species are withheld).
+        split: the split options (`data.split`).
+        saved_split: a run's saved split, used instead of `split`.
+        bad_images: how many images screening left out (for the report).
+    """
     names = [s.species for s in samples]
     variants = spelling_variants(sorted(set(names)))
     if variants:

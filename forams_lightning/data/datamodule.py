@@ -50,7 +50,7 @@ class ForamsDataModule(pl.LightningDataModule):
         manifest: str | None = None,
         manifest_columns: ManifestColumns | None = None,
         synthetic: SyntheticSpec | dict | None = None,
-        image_size: int = 224,
+        *, image_size: int = 224,
         crop_border: CropBorderOptions | None = None,
         exif_transpose: bool = True,
         check_images: bool = True,
@@ -69,8 +69,36 @@ class ForamsDataModule(pl.LightningDataModule):
         pin_memory: bool | None = None,
         seed: int = 0,
     ):
+        """The data's source, screening, split, loaders and augmentation (`conf/data/`; the class docstring says
+        how they combine).
+
+        Args:
+            root: a folder of species folders (or the synthetic library's folder).
+            manifest: a CSV manifest of the images instead.
+            manifest_columns: its column names.
+            synthetic: the generated library's settings (`data.synthetic.SyntheticSpec`).
+            image_size: the side the images are letterboxed to.
+            crop_border: a label strip and dark frame cropped first.
+            exif_transpose: images turned as their EXIF orientation says.
+            check_images: screen every image before training.
+            on_bad_image: ``skip`` (with one warning) or ``error``.
+            split: the split options (fractions, seed, groups).
+            split_file: a saved split.csv to reuse.
+            open_set: which species are withheld as never seen in training.
+            output_dir: where split.csv and bad_images.csv are written.
+            sampler: the P×K batch options.
+            cache: keep the decoded images in a memory-mapped cache.
+            cache_dir: where that cache lives.
+            gpu_augment: augment on the accelerator.
+            augment: the augmentation's settings.
+            eval_batch_size: images a batch of the evaluation loaders.
+            num_workers: loader worker processes.
+            pin_memory: pinned host memory (None: on where there is CUDA).
+            seed: of the split and the batches.
+        """
         super().__init__()
-        _check_options(root, manifest, image_size, eval_batch_size, num_workers, cache, cache_dir)
+        _check_options(root, manifest, image_size, eval_batch_size, num_workers=num_workers, cache=cache,
+                       cache_dir=cache_dir)
         self.synthetic = SyntheticSpec(**synthetic) if synthetic and not isinstance(synthetic, SyntheticSpec) \
             else synthetic or None
         self.root, self.manifest, self.manifest_columns = data_root(root, self.synthetic), manifest, manifest_columns
@@ -101,8 +129,8 @@ class ForamsDataModule(pl.LightningDataModule):
         kept = screened(samples, self.bad_images, self.on_bad_image)
         self.rows = [i for i, s in enumerate(samples) if s.path not in self.bad_images]  # into the decoded cache
         saved = SavedSplit.read(self.split_file) if self.split_file else None
-        self.catalogue = build_catalogue(kept, self.root, self.open_set, self.split_options, saved,
-                                         len(self.bad_images))
+        self.catalogue = build_catalogue(kept, self.root, self.open_set, self.split_options, saved_split=saved,
+                                         bad_images=len(self.bad_images))
         if self.output_dir and getattr(rank_zero_only, "rank", 0) == 0:  # DDP workers rerun the command; one writer
             save_split(Path(self.output_dir) / "split.csv", self.catalogue.relative_paths(),
                        [s.species for s in kept], self.catalogue.parts)
@@ -118,9 +146,9 @@ class ForamsDataModule(pl.LightningDataModule):
             return unreadable_images(paths, workers=workers)
         if self.cache_dir is None:
             raise ValueError("data.cache=true needs data.cache_dir (where the decoded images are kept)")
-        self.decoded, bad = decoded_images(paths, prepare_transform(self.image_size, self.crop_border),
-                                           self.image_size, {"crop_border": self.crop_border}, self.cache_dir,
-                                           self.exif_transpose, workers)
+        self.decoded, bad = decoded_images(paths, prepare_transform(self.image_size, self.crop_border), self.image_size,
+                                           {"crop_border": self.crop_border}, folder=self.cache_dir,
+                                           exif_transpose=self.exif_transpose, workers=workers)
         return bad
 
     # The catalogue, as the callbacks and the whitening read it.
@@ -219,7 +247,7 @@ class ForamsDataModule(pl.LightningDataModule):
         return os.path.relpath(path, self.root) if self.root else path
 
 
-def _check_options(root, manifest, image_size, eval_batch_size, num_workers, cache, cache_dir) -> None:
+def _check_options(root, manifest, image_size, eval_batch_size, *, num_workers, cache, cache_dir) -> None:
     if root is None and manifest is None:
         raise ValueError("set data.root (a folder of species folders) or data.manifest (a CSV)")
     for key, value, least in (("image_size", image_size, MIN_IMAGE_SIZE), ("eval_batch_size", eval_batch_size, 1),

@@ -17,7 +17,17 @@ class ImageDataset(Dataset):
     prepared pixels; `transform` then gets a PIL image either way."""
 
     def __init__(self, paths: Sequence[str], labels: Sequence[int], transform: Callable, exif_transpose: bool = True,
-                 decoded: np.ndarray | None = None, rows: Sequence[int] | None = None):
+                 *, decoded: np.ndarray | None = None, rows: Sequence[int] | None = None):
+        """The images and their labels.
+
+        Args:
+            paths: the image files.
+            labels: each one's species index.
+            transform: applied to each PIL image.
+            exif_transpose: images turned as their EXIF orientation says.
+            decoded: the decoded-image cache's array, read instead of the files.
+            rows: each item's row in `decoded`.
+        """
         self.paths, self.labels, self.transform = list(paths), list(labels), transform
         self.exif_transpose, self.decoded, self.rows = exif_transpose, decoded, rows
 

@@ -86,10 +86,19 @@ def read_manifest(
     root: str | Path | None = None,
     path_column: str = "path",
     label_column: str = "label",
-    group_column: str | None = None,
+    *, group_column: str | None = None,
     class_split_column: str | None = None,
 ) -> list[Sample]:
-    """Rows of a CSV manifest; `root` defaults to the manifest's folder."""
+    """Rows of a CSV manifest; `root` defaults to the manifest's folder.
+
+    Args:
+        manifest: the CSV file.
+        root: the folder paths are relative to.
+        path_column: the column of image paths.
+        label_column: the column of species.
+        group_column: a column of groups (a specimen, a scan) kept together by the split.
+        class_split_column: a column naming each species' open-set part.
+    """
     manifest = Path(manifest)
     if not manifest.is_file():
         raise FileNotFoundError(f"data.manifest={manifest} does not exist")

@@ -27,7 +27,14 @@ def data_root(root: str | None, synthetic: SyntheticSpec | Mapping | None) -> st
 
 def read_layout(root: str | None, manifest: str | None = None, manifest_columns: Mapping | None = None,
                 class_split_column: str | None = None) -> list[Sample]:
-    """Every listed image: a CSV manifest's rows, or one folder per species under `root`."""
+    """Every listed image: a CSV manifest's rows, or one folder per species under `root`.
+
+    Args:
+        root: a folder of species folders.
+        manifest: a CSV manifest instead.
+        manifest_columns: its column names.
+        class_split_column: its column naming each species' open-set part.
+    """
     if manifest:
         columns = {**(manifest_columns or {}), **({"class_split_column": class_split_column}
                                                   if class_split_column else {})}
@@ -65,4 +72,4 @@ def read_catalogue(data: Mapping, split_file: str | Path | None = None, workers:
     bad = unreadable_images([s.path for s in samples], workers=max(2, workers)) if checked else {}
     kept = screened(samples, bad, data.get("on_bad_image", "skip"))
     saved = SavedSplit.read(split_file) if split_file else None
-    return build_catalogue(kept, root, open_set, data.get("split"), saved, len(bad))
+    return build_catalogue(kept, root, open_set, data.get("split"), saved_split=saved, bad_images=len(bad))

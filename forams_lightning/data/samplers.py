@@ -45,11 +45,23 @@ class PKBatchSampler(Sampler[list[int]]):
         p: int = 16,
         k: int = 4,
         num_batches: int | None = None,
-        seed: int = 0,
+        *, seed: int = 0,
         num_replicas: int = 1,
         rank: int = 0,
         augmentation_seeds: bool = False,
     ):
+        """The batches' shape and seeds (the class docstring says how they are drawn).
+
+        Args:
+            labels: the species index of every training image.
+            p: species a batch.
+            k: images a species in a batch.
+            num_batches: batches an epoch and process (None: about one pass over the images).
+            seed: of the batches.
+            num_replicas: processes under DDP.
+            rank: this process.
+            augmentation_seeds: yield (index, seed) pairs for reproducible augmentation.
+        """
         if p < 2 or k < 2:
             raise ValueError(f"P×K sampler needs p >= 2 and k >= 2 (got p={p}, k={k}): "
                              "a batch needs positives and negatives")

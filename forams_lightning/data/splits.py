@@ -38,10 +38,19 @@ def stratified_split(
     groups: Sequence[str | None] | None = None,
     val_fraction: float = 0.15,
     test_fraction: float = 0.15,
-    seed: int = 0,
+    *, seed: int = 0,
     min_units: int = 3,
 ) -> tuple[list[str], dict]:
-    """Return the split name of every sample and a report of what happened to small species."""
+    """Return the split name of every sample and a report of what happened to small species.
+
+    Args:
+        species: the species of every sample.
+        groups: each one's group (kept in one part), or None.
+        val_fraction: the share of each species for validation.
+        test_fraction: the share for the test.
+        seed: of the split.
+        min_units: a species with fewer images (or groups) goes to train only.
+    """
     if not 0 <= val_fraction < 1 or not 0 <= test_fraction < 1 or val_fraction + test_fraction >= 1:
         raise ValueError(f"split fractions val={val_fraction} test={test_fraction} must be in [0, 1) and sum below 1")
     n = len(species)
@@ -96,6 +105,14 @@ def _natural_key(unit: str) -> tuple[int, str]:
 
 
 def save_split(path: str | Path, rel_paths: Sequence[str], species: Sequence[str], parts: Sequence[str]) -> None:
+    """A split written as split.csv (path, species, split), paths relative to the data root.
+
+    Args:
+        path: the split.csv to write.
+        rel_paths: each image's path relative to the data root.
+        species: each one's species.
+        parts: each one's part (``train``, ``val``, ``test``, ``unknown_*``).
+    """
     atomic_write_csv(path, ["path", "species", "split"], zip(rel_paths, species, parts))
 
 
@@ -154,10 +171,18 @@ def held_out_species(
     unknown: str | Sequence[str | int] | None = None,
     folds: int | None = None,
     fold: int = 0,
-    seed: int = 0,
+    *, seed: int = 0,
 ) -> list[str]:
     """Species withheld from training: a preset name, a list of names or indices into the sorted species, or
-    fold `fold` of a seeded species-level `folds`-fold partition."""
+    fold `fold` of a seeded species-level `folds`-fold partition.
+
+    Args:
+        species: every species of the data.
+        unknown: a preset name, or names or indices into the sorted species.
+        folds: a species-level fold partition instead.
+        fold: the fold withheld.
+        seed: of the partition.
+    """
     species = sorted(set(species))
     if isinstance(unknown, str):
         if unknown not in OPEN_SET_PRESETS:

@@ -165,17 +165,24 @@ def species_catalogue(spec: SyntheticSpec) -> list[tuple[str, Morphology]]:
 
 def render(morph: Morphology, rng: np.random.Generator, size: int, difficulty: float = 1.0) -> Image.Image:
     """Draw one specimen of `morph` with its own variation, pose, lighting and noise (the draws from `rng` come in
-    one fixed order, so an image is a function of its generator's seed)."""
+    one fixed order, so an image is a function of its generator's seed).
+
+    Args:
+        morph: the species' morphology.
+        rng: this specimen's generator.
+        size: the image's side in pixels.
+        difficulty: how much specimens vary (1: the library's).
+    """
     shell = _shell(morph, rng, difficulty)
     X, Y = _view(rng, size, difficulty)
     surface = _surface(shell, X, Y)
-    rgb, colour = _shaded(morph, shell, surface, X, Y, rng, difficulty)
+    rgb, colour = _shaded(morph, shell, surface, X, Y=Y, rng=rng, difficulty=difficulty)
     background = rng.uniform(0.0, 0.12) + rng.normal(0, 0.015, (size, size))
     bg_grad = rng.uniform(-0.05, 0.05) * X
     rgb = np.where(surface.inside[..., None], rgb, (background + bg_grad)[..., None] * np.ones(3))
     img = Image.fromarray((np.clip(rgb, 0, 1) * 255).astype(np.uint8))
     if morph.spines > 0.05:
-        _draw_spines(img, morph, shell, colour, rng, size)
+        _draw_spines(img, morph, shell, colour, rng=rng, size=size)
     blur = rng.uniform(0, 0.8 * difficulty) * size / 96
     if blur > 0.05:
         img = img.filter(ImageFilter.GaussianBlur(blur))
@@ -198,16 +205,16 @@ class _Shell:
     scale: float
 
 
-def _jitter(rng: np.random.Generator, difficulty: float, value: float, sd: float, lo: float, hi: float) -> float:
+def _jitter(rng: np.random.Generator, difficulty: float, value: float, sd: float, *, lo: float, hi: float) -> float:
     return float(np.clip(value + rng.normal(0, sd * difficulty), lo, hi))
 
 
 def _shell(morph: Morphology, rng: np.random.Generator, difficulty: float) -> _Shell:
     """Chambers along a logarithmic spiral, oldest first so that younger chambers are drawn on top."""
     n_final = max(1, int(round(morph.chambers)))
-    growth = _jitter(rng, difficulty, morph.growth, 0.04, 1.03, 1.9)
-    spacing = _jitter(rng, difficulty, morph.spacing, 0.06, 0.6, 1.8)
-    inflation = _jitter(rng, difficulty, morph.inflation, 0.06, 0.5, 1.4)
+    growth = _jitter(rng, difficulty, morph.growth, 0.04, lo=1.03, hi=1.9)
+    spacing = _jitter(rng, difficulty, morph.spacing, 0.06, lo=0.6, hi=1.8)
+    inflation = _jitter(rng, difficulty, morph.inflation, 0.06, lo=0.5, hi=1.4)
     umbilical = rng.random() < 0.5  # which side faces the camera
     whorls = 1 if (umbilical or morph.coiling == "globular") else (2 if morph.coiling == "planispiral" else 3)
     n = n_final * whorls
@@ -277,7 +284,7 @@ def _surface(shell: _Shell, X: np.ndarray, Y: np.ndarray) -> _Surface:
     return _Surface(normal, rim, owner)
 
 
-def _shaded(morph: Morphology, shell: _Shell, surface: _Surface, X: np.ndarray, Y: np.ndarray,
+def _shaded(morph: Morphology, shell: _Shell, surface: _Surface, X: np.ndarray, *, Y: np.ndarray,
             rng: np.random.Generator, difficulty: float) -> tuple[np.ndarray, np.ndarray]:
     """(RGB of the shell lit from a random direction: sutures, keel, pores and the aperture; the shell colour)."""
     n = len(shell.radius)
@@ -293,7 +300,7 @@ def _shaded(morph: Morphology, shell: _Shell, surface: _Surface, X: np.ndarray, 
     ax, ay = shell.cx[-1] * shell.scale, shell.cy[-1] * shell.scale
     norm = math.hypot(ax, ay) or 1.0
     last = shell.radius[-1] * shell.scale
-    ap_r = last * _jitter(rng, difficulty, morph.aperture, 0.03, 0.03, 0.7)
+    ap_r = last * _jitter(rng, difficulty, morph.aperture, 0.03, lo=0.03, hi=0.7)
     px, py = ax - ax / norm * last * 0.55, ay - ay / norm * last * 0.55
     hole = ((X - px) ** 2 / (ap_r * 1.6) ** 2 + (Y - py) ** 2 / ap_r**2 < 1) & surface.inside
     albedo[hole] = 0.08
@@ -303,7 +310,7 @@ def _shaded(morph: Morphology, shell: _Shell, surface: _Surface, X: np.ndarray, 
 
 
 def _draw_spines(img: Image.Image, morph: Morphology, shell: _Shell, colour: np.ndarray,
-                 rng: np.random.Generator, size: int) -> None:
+                 *, rng: np.random.Generator, size: int) -> None:
     """Thin spines radiating from the chambers of the final whorl."""
     draw = ImageDraw.Draw(img)
     n = len(shell.radius)

@@ -11,3 +11,24 @@ all score the same way. No Lightning here, and nothing that reads or writes file
 `parts` maps split names (``train`` the gallery, ``val`` / ``test`` the known queries, ``unknown_val`` /
 ``unknown_test`` species withheld from training) to (embeddings, species indices).
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from forams_lightning.exports import lazy_exports
+
+_API = {
+    "calibration": ["CalibrationSets"],
+    "closed_set": ["ClosedSetProtocol"],
+    "open_set": ["OpenSetProtocol"],
+    "species_count": ["SpeciesCount"],
+}
+__all__ = ["CalibrationSets", "ClosedSetProtocol", "OpenSetProtocol", "SpeciesCount"]
+__getattr__, __dir__ = lazy_exports(__name__, _API)
+
+if TYPE_CHECKING:
+    from forams_lightning.evaluation.calibration import CalibrationSets
+    from forams_lightning.evaluation.closed_set import ClosedSetProtocol
+    from forams_lightning.evaluation.open_set import OpenSetProtocol
+    from forams_lightning.evaluation.species_count import SpeciesCount

@@ -33,12 +33,19 @@ class ClosedSetProtocol:
         if "train" not in parts or stage not in parts:
             return None
         (gallery, gallery_labels), (queries, _) = parts["train"], parts[stage]
-        return knn_identify(gallery, gallery_labels, queries, self.k, self.metric)
+        return knn_identify(gallery, gallery_labels, queries, self.k, metric=self.metric)
 
     def score(self, parts: Parts, stage: str, species: Sequence[str],
               found: Identification | None = None) -> dict[str, float] | None:
         """The scores of `stage` (`found`: its `identify`, where already computed); `species` names every species
-        index (for genera and the number of classes)."""
+        index (for genera and the number of classes).
+
+        Args:
+            parts: ``{part name: (embeddings, labels)}``: the gallery (``train``) and the queries of `stage`.
+            stage: ``val`` or ``test`` (the metrics' prefix).
+            species: the name of every species index.
+            found: the queries' identification, where already computed.
+        """
         found = self.identify(parts, stage) if found is None else found
         if found is None:
             return None

@@ -62,7 +62,14 @@ class OpenSetProtocol:
 
     def score(self, parts: Parts, calibration: CalibrationSets | None = None, stage: str = "test",
               include: tuple[str, ...] = GROUPS) -> dict[str, float] | None:
-        """The metrics of `include` for the unseen species of `stage` (None where fewer than 2 images)."""
+        """The metrics of `include` for the unseen species of `stage` (None where fewer than 2 images).
+
+        Args:
+            parts: ``{part name: (embeddings, labels)}``: the gallery, the known queries and the unseen species.
+            calibration: the cross-fitted sets the clustering cut is calibrated on, where the run kept them.
+            stage: ``val`` or ``test`` (which unseen part, and the metrics' prefix).
+            include: the groups of metrics computed (`GROUPS`).
+        """
         unknown = parts.get(f"unknown_{stage}")
         if unknown is None or len(unknown[0]) < 2:
             return None
@@ -110,7 +117,7 @@ class OpenSetProtocol:
 
     def _clusters(self, emb: np.ndarray, labels: np.ndarray, sets: list, share: float | None) -> dict[str, float]:
         expanded = [(self.reranking.expand(x), y) for x, y in sets]
-        clusters, values = self.species_count.clusters(emb, expanded, share, self.metric, self.seed)
+        clusters, values = self.species_count.clusters(emb, expanded, share, self.metric, seed=self.seed)
         return {**_prefixed("agglo", values), **_prefixed("agglo", cluster_scores(labels, clusters))}
 
     def _loo(self, emb: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -123,7 +130,7 @@ class OpenSetProtocol:
                                     min_units=2)
         parts = np.array(names)
         gallery, queries = parts == "train", parts == "test"
-        prediction = knn_identify(emb[gallery], labels[gallery], emb[queries], self.k, self.metric,
+        prediction = knn_identify(emb[gallery], labels[gallery], emb[queries], self.k, metric=self.metric,
                                   csls_k=self.reranking.csls_k).prediction
         s = identification_scores(labels[queries], prediction, int(labels.max()) + 1)
         return {"knn_acc": s["knn_acc"], "knn_macro_f1": s["macro_f1"]}
@@ -131,7 +138,8 @@ class OpenSetProtocol:
     def _novelty(self, gallery: tuple[np.ndarray, np.ndarray], known: tuple[np.ndarray, np.ndarray],
                  unknown_emb: np.ndarray) -> dict[str, float]:
         (g, g_labels), (q, q_labels) = gallery, known
-        correct = knn_identify(g, g_labels, q, self.k, self.metric, csls_k=self.reranking.csls_k).prediction == q_labels
+        correct = knn_identify(g, g_labels, q, self.k, metric=self.metric,
+                               csls_k=self.reranking.csls_k).prediction == q_labels
         spread = self.novelty.spread(g, self.metric)  # once for both query sets
         known_d, unknown_d = (self.novelty.distances(g, x, self.metric, spread) for x in (q, unknown_emb))
         s = novelty_scores(known_d, unknown_d, correct, self.keep_known)

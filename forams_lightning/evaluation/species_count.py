@@ -57,26 +57,51 @@ class SpeciesCount:
                 for d in range(max(1, self.calibration_draws) if len(x) > size else 1)]
 
     def threshold(self, sets: list[Labelled], unseen: int, metric: str, seed: int) -> float:
-        """The calibrated cut: the mean over the draws of the cut that splits each into its number of species."""
+        """The calibrated cut: the mean over the draws of the cut that splits each into its number of species.
+
+        Args:
+            sets: labelled calibration sets, (embeddings, labels) each.
+            unseen: the number of unseen images the cut will be applied to (draws are matched to it).
+            metric: ``cosine`` or ``l2``.
+            seed: of the draws.
+        """
         size = self.draw_size(unseen)
         return float(np.mean([calibrate_threshold(x, y, metric, self.linkage, max_items=size, seed=s)
                               for x, y, s in self.draws(sets, unseen, seed)]))
 
     def clusters(self, embeddings: np.ndarray, sets: list[Labelled], share: float | None, metric: str,
-                 seed: int) -> tuple[np.ndarray, dict[str, float]]:
+                 *, seed: int) -> tuple[np.ndarray, dict[str, float]]:
         """Cluster ids of the unseen `embeddings` and the values logged beside them (``threshold``, ``share``).
-        `share`: count the species on draws of that share of the images (None: cut the whole set)."""
+        `share`: count the species on draws of that share of the images (None: cut the whole set).
+
+        Args:
+            embeddings: the unseen images.
+            sets: the labelled calibration sets.
+            share: the share of its species' images each set holds (None: cut the whole set).
+            metric: ``cosine`` or ``l2``.
+            seed: of the draws.
+        """
         unseen = len(embeddings) if share is None else max(2, round(share * len(embeddings)))
         threshold = self.threshold(sets, unseen, metric, seed)
-        clusters = cut(embeddings, threshold, share, metric, self.linkage, seed)
+        clusters = cut(embeddings, threshold, share, metric, linkage=self.linkage, seed=seed)
         return clusters, {"threshold": threshold, **({} if share is None else {"share": share})}
 
 
-def cut(embeddings: np.ndarray, threshold: float, share: float | None, metric: str, linkage: str,
+def cut(embeddings: np.ndarray, threshold: float, share: float | None, metric: str, *, linkage: str,
         seed: int) -> np.ndarray:
     """Cluster ids of `embeddings`: the tree cut at `threshold`, or, with a `share`, cut into the mean number of
-    clusters that `threshold` leaves on `UNSEEN_DRAWS` seeded draws of that share of them."""
+    clusters that `threshold` leaves on `UNSEEN_DRAWS` seeded draws of that share of them.
+
+    Args:
+        embeddings: the items to cluster.
+        threshold: the tree's cut.
+        share: count the clusters on draws of that share of the items (None: cut at `threshold`).
+        metric: ``cosine`` or ``l2``.
+        linkage: the tree's linkage.
+        seed: of the draws.
+    """
     if share is None:
         return agglomerative(embeddings, threshold, metric, linkage)
-    k = max(1, round(drawn_count(embeddings, threshold, share, UNSEEN_DRAWS, seed, metric, linkage)))
+    drawn = drawn_count(embeddings, threshold, share, UNSEEN_DRAWS, seed=seed, metric=metric, linkage=linkage)
+    k = max(1, round(drawn))
     return agglomerative_k(embeddings, min(k, len(embeddings)), metric, linkage)

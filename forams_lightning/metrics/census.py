@@ -67,11 +67,19 @@ def pooled_rate_prior(counts: np.ndarray, strength: float | None = None) -> np.n
 
 
 def census_shares(counts: np.ndarray, flagged: int, confusion: np.ndarray, confusion_flagged: np.ndarray | None,
-                  seed: int = 0) -> Posterior:
+                  *, seed: int = 0) -> Posterior:
     """Posterior of a sample's true shares of every species and, last, of the unexplained class, from its
-    identified `counts` per species and its number of `flagged` specimens (module docstring)."""
+    identified `counts` per species and its number of `flagged` specimens (module docstring).
+
+    Args:
+        counts: the sample's identified specimens of each species.
+        flagged: its specimens flagged novel.
+        confusion: held-out images of each species (rows) identified as each (columns).
+        confusion_flagged: held-out images of each species flagged novel, or None.
+        seed: of the sampler.
+    """
     outcomes = outcome_confusion(np.asarray(confusion), confusion_flagged)
     fixed = np.zeros(len(outcomes), bool)
     fixed[-1] = True
-    return bayesian_shares(np.append(np.asarray(counts), flagged), outcomes, pooled_rate_prior(outcomes),
-                           SHARE_PRIOR, fixed, DRAWS, BURN_IN, seed)
+    return bayesian_shares(np.append(np.asarray(counts), flagged), outcomes, pooled_rate_prior(outcomes), SHARE_PRIOR,
+                           fixed=fixed, draws=DRAWS, burn_in=BURN_IN, seed=seed)

@@ -40,7 +40,14 @@ def cluster_scores(y_true: np.ndarray, clusters: np.ndarray) -> dict[str, float]
 
 
 def kmeans(embeddings: np.ndarray, k: int, seed: int = 0, metric: str = "cosine") -> np.ndarray:
-    """FAISS k-means cluster of every embedding (spherical k-means on unit vectors for the cosine metric)."""
+    """FAISS k-means cluster of every embedding (spherical k-means on unit vectors for the cosine metric).
+
+    Args:
+        embeddings: the items.
+        k: the number of clusters.
+        seed: of the initialisation.
+        metric: ``cosine`` (spherical) or ``l2``.
+    """
     x = prepared(embeddings, metric)
     # FAISS seeds k-means with random points, not k-means++: 10 restarts avoid the merged-species local minima
     # seen with fewer on small sets.
@@ -59,19 +66,43 @@ def agglomerative(embeddings: np.ndarray, threshold: float, metric: str = "cosin
     """Hierarchical clusters cut at a distance threshold: the number of clusters is estimated, not given.
 
     ``ward`` merges on the Euclidean geometry of the vectors (unit vectors for the cosine metric); ``average`` and
-    ``complete`` link on the metric's distance. Cluster ids from 0."""
+    ``complete`` link on the metric's distance. Cluster ids from 0.
+
+    Args:
+        embeddings: the items.
+        threshold: the distance the tree is cut at.
+        metric: ``cosine`` or ``l2``.
+        linkage: ``ward``, ``average`` or ``complete``.
+    """
     return hierarchy.fcluster(_tree(prepared(embeddings, metric), metric, linkage)[0], threshold, "distance") - 1
 
 
 def agglomerative_k(embeddings: np.ndarray, k: int, metric: str = "cosine", linkage: str = "ward") -> np.ndarray:
-    """Hierarchical clusters: the tree (as `agglomerative`'s) cut into `k` clusters. Cluster ids from 0."""
+    """Hierarchical clusters: the tree (as `agglomerative`'s) cut into `k` clusters. Cluster ids from 0.
+
+    Args:
+        embeddings: the items.
+        k: the number of clusters.
+        metric: ``cosine`` or ``l2``.
+        linkage: ``ward``, ``average`` or ``complete``.
+    """
     return hierarchy.fcluster(_tree(prepared(embeddings, metric), metric, linkage)[0], k, "maxclust") - 1
 
 
-def drawn_count(embeddings: np.ndarray, threshold: float, share: float, draws: int, seed: int = 0,
+def drawn_count(embeddings: np.ndarray, threshold: float, share: float, draws: int, *, seed: int = 0,
                 metric: str = "cosine", linkage: str = "ward") -> float:
     """The mean number of clusters that the cut at `threshold` leaves on `draws` seeded draws of `share` of the
-    items: the count on sets whose species hold that share of their images (each species keeps about that share)."""
+    items: the count on sets whose species hold that share of their images (each species keeps about that share).
+
+    Args:
+        embeddings: the items.
+        threshold: the cut.
+        share: the share of the items each draw keeps.
+        draws: the number of draws.
+        seed: of the draws.
+        metric: ``cosine`` or ``l2``.
+        linkage: ``ward``, ``average`` or ``complete``.
+    """
     x, rng = prepared(embeddings, metric), np.random.default_rng(seed)
     size = max(2, round(share * len(x)))
     # a cut leaves one cluster more than the merges above it (fcluster's "distance" criterion)
@@ -80,13 +111,22 @@ def drawn_count(embeddings: np.ndarray, threshold: float, share: float, draws: i
 
 
 def calibrate_threshold(embeddings: np.ndarray, labels: np.ndarray, metric: str = "cosine",
-                        linkage: str = "ward", max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
+                        linkage: str = "ward", *, max_items: int = MAX_CALIBRATION_ITEMS, seed: int = 0) -> float:
     """The cut at which the agglomerative clustering of a labelled set finds as many clusters as it has species.
 
     Calibrated on labelled species (validation species, or the known gallery), then applied to species never seen:
     the cut transfers where species have a similar spread. (Maximising ARI instead over-splits unseen species ~2×.)
     Larger sets are cut down to about `max_items` by drawing whole species (seeded), so species sizes keep their
-    distribution and the clustering stays cheap."""
+    distribution and the clustering stays cheap.
+
+    Args:
+        embeddings: the labelled set.
+        labels: its species.
+        metric: ``cosine`` or ``l2``.
+        linkage: ``ward``, ``average`` or ``complete``.
+        max_items: larger sets are drawn down to about this many items.
+        seed: of that draw.
+    """
     x, labels = drawn_species(prepared(embeddings, metric), np.asarray(labels), max_items, seed)
     target = len(np.unique(labels))
     # One full tree: a cut t leaves 1 + #{merge heights >= t} clusters (the heights of these linkages rise merge by
@@ -116,7 +156,14 @@ def _tree(x: np.ndarray, metric: str, linkage: str) -> tuple[np.ndarray, np.ndar
 
 def drawn_species(x: np.ndarray, labels: np.ndarray, max_items: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A set larger than `max_items` drawn down to about that many items by whole species (seeded), so species sizes
-    keep their distribution."""
+    keep their distribution.
+
+    Args:
+        x: the items.
+        labels: their species.
+        max_items: about how many items to keep.
+        seed: of the draw.
+    """
     if len(x) <= max_items:
         return x, labels
     species = np.random.default_rng(seed).permutation(np.unique(labels))

@@ -12,7 +12,7 @@ from forams_lightning.metrics.vectors import check_metric, unit_rows
 
 
 def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "cosine",
-               csls_k: int = 0, hub: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               *, csls_k: int = 0, hub: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Distances and gallery indices of the k nearest gallery items of each query, nearest first.
 
     ``l2``: Euclidean distance; ``cosine``: 1 - cosine similarity. `k` is capped at the gallery size.
@@ -20,6 +20,14 @@ def knn_search(gallery: np.ndarray, queries: np.ndarray, k: int, metric: str = "
     similarity to its `csls_k` nearest other gallery items (`metrics.reranking.hubness`; CSLS, Conneau et al. 2018),
     which demotes hubs (pass `hub`, r of every gallery item, to reuse it); the distances returned are then the ones
     ranked by, 1 - (cos(q, g) - r(g) / 2), ascending like every other (a reader sees the order the vote used).
+
+    Args:
+        gallery: the gallery's vectors.
+        queries: the queries' vectors.
+        k: neighbours a query (capped at the gallery's size).
+        metric: ``cosine`` or ``l2``.
+        csls_k: rank by CSLS over that many neighbours of each gallery item (0: plain ranking).
+        hub: every gallery item's CSLS hubness, to reuse it.
     """
     check_metric(metric, "kNN metric")
     if csls_k and metric != "cosine":
@@ -87,11 +95,22 @@ class Identification(NamedTuple):
 
 
 def knn_identify(gallery: np.ndarray, gallery_labels: np.ndarray, queries: np.ndarray, k: int = 5,
-                 metric: str = "cosine", balanced: bool = False, csls_k: int = 0,
+                 *, metric: str = "cosine", balanced: bool = False, csls_k: int = 0,
                  hub: np.ndarray | None = None) -> Identification:
     """Species of each query by a k-NN vote against a labelled gallery (`balanced`: see `knn_vote`; `csls_k`: the
-    neighbours ranked by CSLS, see `knn_search`)."""
-    distances, ids = knn_search(gallery, queries, k, metric, csls_k, hub)
+    neighbours ranked by CSLS, see `knn_search`).
+
+    Args:
+        gallery: the gallery's vectors.
+        gallery_labels: their species.
+        queries: the queries' vectors.
+        k: neighbours that vote.
+        metric: ``cosine`` or ``l2``.
+        balanced: the balanced vote (`knn_vote`).
+        csls_k: rank by CSLS (`knn_search`).
+        hub: every gallery item's CSLS hubness, to reuse it.
+    """
+    distances, ids = knn_search(gallery, queries, k, metric, csls_k=csls_k, hub=hub)
     gallery_labels = np.asarray(gallery_labels)
     num_classes = int(np.max(gallery_labels)) + 1
     sizes = np.bincount(gallery_labels, minlength=num_classes) if balanced else None

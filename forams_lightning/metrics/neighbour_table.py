@@ -65,7 +65,7 @@ class NeighbourTable:
         new = prepared(rows, self.metric)
         database = np.concatenate([self.database, new])
         n, m = len(self.database), len(new)
-        own_d, own_i = _nearest_others(new, database, n, self.depth, self.metric)
+        own_d, own_i = _nearest_others(new, database, n, self.depth, metric=self.metric)
         to_new = pairwise_distances(self.database, new, self.metric)
         merged = np.concatenate([self.distances, to_new], 1)
         merged_ids = np.concatenate([self.ids, np.tile(np.arange(n, n + m), (n, 1))], 1)
@@ -84,7 +84,7 @@ class NeighbourTable:
         lost = ((ids < 0) & np.isfinite(distances)).any(1)
         if lost.any():
             distances[lost], ids[lost] = _nearest_others(database[lost], database, np.flatnonzero(lost), self.depth,
-                                                         self.metric)
+                                                         metric=self.metric)
         return NeighbourTable(database, distances, ids, self.metric)
 
     def nearest(self, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +95,7 @@ class NeighbourTable:
 
 
 def _nearest_others(rows: np.ndarray, database: np.ndarray, positions: int | np.ndarray, depth: int,
-                    metric: str) -> tuple[np.ndarray, np.ndarray]:
+                    *, metric: str) -> tuple[np.ndarray, np.ndarray]:
     """Each of `rows` (at `positions` in `database`: an int offset of consecutive rows, or their indices): its
     `depth` nearest other rows of `database`, computed in blocks of `BLOCK_CELLS`."""
     at = np.arange(positions, positions + len(rows)) if isinstance(positions, int) else np.asarray(positions)

@@ -32,8 +32,15 @@ class NoveltyScore:
 
     def distances(self, gallery: np.ndarray, queries: np.ndarray, metric: str,
                   spread: np.ndarray | None = None) -> np.ndarray:
-        """The score of each query (higher = more novel); `spread` from `spread` to reuse it."""
-        return novelty_distance(gallery, queries, metric, self.neighbours, self.scale_k, spread)
+        """The score of each query (higher = more novel); `spread` from `spread` to reuse it.
+
+        Args:
+            gallery: the references.
+            queries: the specimens.
+            metric: ``cosine`` or ``l2``.
+            spread: the references' spreads (`spread`), to reuse them.
+        """
+        return novelty_distance(gallery, queries, metric, self.neighbours, scale_k=self.scale_k, spread=spread)
 
 
 def local_spread(gallery: np.ndarray, k: int, metric: str = "cosine") -> np.ndarray:
@@ -49,12 +56,20 @@ def floored_spread(spread: np.ndarray) -> np.ndarray:
 
 
 def novelty_distance(gallery: np.ndarray, queries: np.ndarray, metric: str = "cosine", neighbours: int = 1,
-                     scale_k: int = 0, spread: np.ndarray | None = None) -> np.ndarray:
+                     *, scale_k: int = 0, spread: np.ndarray | None = None) -> np.ndarray:
     """Novelty score of each query (higher = more novel): the mean distance to its `neighbours` nearest gallery items.
 
     `scale_k` > 0 divides each distance d(q, g) by g's `local_spread` over its `scale_k` nearest (pass `spread` to
     reuse it): a density-normalised distance, as in the local outlier factor; a query as far from a tight species as
     from a loose one is more novel next to the tight one. Exact, FAISS.
+
+    Args:
+        gallery: the references.
+        queries: the specimens.
+        metric: ``cosine`` or ``l2``.
+        neighbours: how many nearest references are averaged.
+        scale_k: 0, or the neighbours of each reference its spread is measured over.
+        spread: every reference's spread, to reuse it.
     """
     if not scale_k:
         return knn_search(gallery, queries, neighbours, metric)[0].mean(1)
@@ -78,6 +93,12 @@ def novelty_scores(known_scores: np.ndarray, unknown_scores: np.ndarray, known_c
       share of unknown queries accepted, over all thresholds);
     - threshold: the score that keeps `keep` of the known queries; acc_at_keep (closed-set accuracy among the kept
       known queries) and unknown_rejected at that threshold.
+
+    Args:
+        known_scores: the novelty scores of queries of known species.
+        unknown_scores: those of queries of unseen species.
+        known_correct: whether each known query was identified right.
+        keep: the share of known queries the threshold keeps.
     """
     known_scores, unknown_scores = np.asarray(known_scores, float), np.asarray(unknown_scores, float)
     known_correct = np.asarray(known_correct, bool)

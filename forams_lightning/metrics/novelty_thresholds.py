@@ -51,7 +51,14 @@ def species_thresholds(scores: np.ndarray, labels: np.ndarray, sparsity: np.ndar
                        keep: float = 0.95) -> tuple[np.ndarray, ThresholdModel]:
     """The threshold of each species (index = label; `sparsity[s]`: `reference_sparsity`) from the novelty `scores`
     of held-out images of those species, and the model that gives a species without held-out images its
-    threshold."""
+    threshold.
+
+    Args:
+        scores: novelty scores of held-out images of known species.
+        labels: their species.
+        sparsity: every species' `reference_sparsity`.
+        keep: the share of each species' images its threshold keeps.
+    """
     x, labels = np.log(np.maximum(np.asarray(scores, float), TINY)), np.asarray(labels)
     sparsity = np.asarray(sparsity, float)
     n = np.bincount(labels, minlength=len(sparsity)).astype(float)
@@ -64,12 +71,12 @@ def species_thresholds(scores: np.ndarray, labels: np.ndarray, sparsity: np.ndar
     posterior_var = 1 / (n / within + 1 / between)
     centre = posterior_var * (sums / within + prior / between)
     spread = np.sqrt(within + posterior_var)
-    z = float(np.quantile(_left_out_residuals(x, labels, n, prior, within, between), keep))
+    z = float(np.quantile(_left_out_residuals(x, labels, n, prior, within=within, between=between), keep))
     model = ThresholdModel(float(intercept), float(slope), float(np.sqrt(within + between)), z)
     return np.exp(centre + z * spread), model
 
 
-def _left_out_residuals(x: np.ndarray, labels: np.ndarray, n: np.ndarray, prior: np.ndarray, within: float,
+def _left_out_residuals(x: np.ndarray, labels: np.ndarray, n: np.ndarray, prior: np.ndarray, *, within: float,
                         between: float) -> np.ndarray:
     """Each held-out image's standardised residual about its species' predictive centre computed without it: the
     quantile of these is what a new image of the species meets (in-sample residuals are shrunk by the image's own

@@ -39,7 +39,7 @@ class Posterior:
 
 
 def bayesian_shares(counts: np.ndarray, confusion: np.ndarray, rate_prior: np.ndarray | float = 1.0,
-                    share_prior: np.ndarray | float = 1.0, fixed: np.ndarray | None = None, draws: int = 1000,
+                    share_prior: np.ndarray | float = 1.0, *, fixed: np.ndarray | None = None, draws: int = 1000,
                     burn_in: int = 300, seed: int = 0, chains: int = 4) -> Posterior:
     """Posterior of the true shares of L classes given `counts` (K outcomes counted in the sample) and `confusion`
     (L × K: labelled held-out cases of each class, by outcome). `rate_prior` (L × K or a number) and `share_prior`
@@ -47,7 +47,19 @@ def bayesian_shares(counts: np.ndarray, confusion: np.ndarray, rate_prior: np.nd
     normalised `confusion` row (an outcome a class always has), never redrawn. `draws` in all, from `chains`
     chains run side by side from over-dispersed starts (data augmentation mixes slowly where classes trade
     specimens; independent chains cover the posterior's tails better than one long one). Deterministic for a
-    seed."""
+    seed.
+
+    Args:
+        counts: the sample's counts of each outcome (K).
+        confusion: labelled held-out cases of each class by outcome (L × K).
+        rate_prior: the Dirichlet pseudo counts of the rates (L × K or a number).
+        share_prior: those of the shares (L or a number).
+        fixed: classes whose rates are taken as given.
+        draws: posterior draws in all.
+        burn_in: draws left out at the start of each chain.
+        seed: of the sampler.
+        chains: chains run side by side.
+    """
     counts, confusion = np.asarray(counts, np.int64), np.asarray(confusion, float)
     n_classes = len(confusion)
     rate_prior = np.broadcast_to(np.asarray(rate_prior, float), confusion.shape)

@@ -60,7 +60,14 @@ def neighbour_expansion(database: np.ndarray, k: int = 2, alpha: float = 3.0,
     the row raised to `alpha` (negative similarities count as 0). ``k=0`` only normalises.
 
     A row of `database` finds itself first and does not count it among its `k` neighbours; a query outside the
-    database keeps weight 1 for itself."""
+    database keeps weight 1 for itself.
+
+    Args:
+        database: the database's vectors.
+        k: nearest database vectors added to each row.
+        alpha: the power of the similarity weights.
+        queries: rows to expand (default: the database's own).
+    """
     db = unit_rows(database)
     own = queries is None
     q = db if queries is None else unit_rows(queries)

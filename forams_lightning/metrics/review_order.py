@@ -36,9 +36,17 @@ def uncertainty_order(novel: np.ndarray, vote_share: np.ndarray, novelty_score: 
 
 
 def benefit(embeddings: np.ndarray, own: np.ndarray, reach: np.ndarray, metric: str = "cosine",
-            neighbours: int = NEIGHBOURS) -> np.ndarray:
+            *, neighbours: int = NEIGHBOURS) -> np.ndarray:
     """Each specimen's expected benefit: its `own` uncertainty plus that of each of its `neighbours` nearest other
-    specimens j that is nearer to it than `reach[j]` (j's distance to its nearest reference)."""
+    specimens j that is nearer to it than `reach[j]` (j's distance to its nearest reference).
+
+    Args:
+        embeddings: the specimens'.
+        own: each one's uncertainty.
+        reach: each one's distance to its nearest reference.
+        metric: ``cosine`` or ``l2``.
+        neighbours: how many nearest other specimens it could settle.
+    """
     own = np.asarray(own, float)
     if len(own) < 2:
         return own.copy()
@@ -49,10 +57,21 @@ def benefit(embeddings: np.ndarray, own: np.ndarray, reach: np.ndarray, metric: 
 
 
 def review_order(order: str, embeddings: np.ndarray | None, vote_share: np.ndarray, novel: np.ndarray,
-                 novelty_score: np.ndarray, reach: np.ndarray | None = None, metric: str = "cosine",
+                 *, novelty_score: np.ndarray, reach: np.ndarray | None = None, metric: str = "cosine",
                  seed: int = 0) -> np.ndarray:
     """Indices of the specimens (rows of every argument) in the order `order` (`ORDERS`) shows them; ``benefit``
-    needs their `embeddings` and `reach` (each one's distance to its nearest reference)."""
+    needs their `embeddings` and `reach` (each one's distance to its nearest reference).
+
+    Args:
+        order: ``benefit``, ``uncertainty`` or ``random``.
+        embeddings: the specimens' (for ``benefit``).
+        vote_share: each one's vote share.
+        novel: each one's flag.
+        novelty_score: each one's novelty score.
+        reach: each one's distance to its nearest reference (for ``benefit``).
+        metric: ``cosine`` or ``l2``.
+        seed: of the random order.
+    """
     if order not in ORDERS:
         raise ValueError(f"order={order!r}: one of {', '.join(ORDERS)}")
     if order == "random":

@@ -49,8 +49,19 @@ class Backbone(nn.Module):
     Lite2 at 260 (``[1.0, 1.0714]`` with 224 px data)."""
 
     def __init__(self, name: str | list[str] = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
-                 pool: str = "default", channels_last: bool | str = "auto", layers: list[int] | None = None,
+                 pool: str = "default", *, channels_last: bool | str = "auto", layers: list[int] | None = None,
                  input_scale: float | list[float] = 1.0):
+        """The network and how it is read (the class docstring says what each option does).
+
+        Args:
+            name: a torchvision or timm model, or a list of them (a feature ensemble).
+            pretrained: ``true``, ``false`` or ``auto`` (random weights with a warning where none are at hand).
+            source: ``torchvision``, ``timm`` or ``auto``.
+            pool: ``default``, ``avg``, ``max`` or ``gem``.
+            channels_last: ``auto``, true or false.
+            layers: timm feature stages pooled beside the final features.
+            input_scale: the image resized by this factor first (one a network).
+        """
         super().__init__()
         if pretrained not in (True, False, "auto"):
             raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")
@@ -65,7 +76,8 @@ class Backbone(nn.Module):
             scales = [input_scale] * len(self.name) if isinstance(input_scale, (int, float)) else list(input_scale)
             if len(scales) != len(self.name):
                 raise ValueError(f"model.backbone.input_scale={scales}: one factor per backbone of {self.name}")
-            self.members = nn.ModuleList(Backbone(n, pretrained, source, pool, channels_last, layers, scale)
+            self.members = nn.ModuleList(Backbone(n, pretrained, source, pool, channels_last=channels_last,
+                                                  layers=layers, input_scale=scale)
                                          for n, scale in zip(self.name, scales))
             self.num_features = sum(m.num_features for m in self.members)  # type: ignore[misc]  # Backbone members
             self.has_pretrained_weights = all(bool(getattr(m, "has_pretrained_weights")) for m in self.members)

@@ -12,7 +12,16 @@ class EmbeddingHead(nn.Module):
     reads the trunk output (the hidden layer where there is one), as in the paper."""
 
     def __init__(self, in_features: int, embedding_dim: int | None = 128, hidden_dim: int | None = None,
-                 normalize: bool = False, dropout: float = 0.0):
+                 normalize: bool = False, *, dropout: float = 0.0):
+        """The head's layers.
+
+        Args:
+            in_features: the backbone's feature size.
+            embedding_dim: the embedding's size (None: the backbone's features, projected by no layer).
+            hidden_dim: a hidden layer's size, or None.
+            normalize: L2-normalise the embedding.
+            dropout: before the last layer.
+        """
         super().__init__()
         self.trunk = nn.Sequential(nn.Linear(in_features, hidden_dim), nn.ReLU()) if hidden_dim else nn.Identity()
         self.trunk_features = hidden_dim or in_features

@@ -41,7 +41,7 @@ class MetricLearningModule(pl.LightningModule):
         head: functools.partial,
         loss: MetricLearningLoss,
         optimizer: functools.partial,
-        num_classes: int,
+        *, num_classes: int,
         miner: nn.Module | None = None,
         scheduler: functools.partial | None = None,
         backbone_lr_scale: float = 1.0,
@@ -51,6 +51,23 @@ class MetricLearningModule(pl.LightningModule):
         cross_rank_mining: bool = False,
         inference_precision: str = "32",
     ):
+        """The parts of the model and its training (the class docstring says what each does).
+
+        Args:
+            backbone: the feature extractor.
+            head: a partial of the embedding head (its input size comes from the backbone).
+            loss: the metric loss and cross-entropy.
+            optimizer: a partial of the optimiser.
+            num_classes: the training species.
+            miner: the pair or triplet miner, or None.
+            scheduler: a partial of the learning-rate schedule, or None.
+            backbone_lr_scale: multiplies the backbone's learning rate.
+            freeze: ``auto``, ``none``, ``batchnorm`` or ``backbone``.
+            tta_rotations: quarter turns averaged in evaluation.
+            compile: torch.compile the backbone.
+            cross_rank_mining: mine across the DDP processes' batches.
+            inference_precision: ``32`` or ``bf16`` for the passes that only embed.
+        """
         super().__init__()
         self.backbone = backbone
         self.head = head(in_features=backbone.num_features)

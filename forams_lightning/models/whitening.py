@@ -19,6 +19,12 @@ def fit_whitening(features: np.ndarray, labels: np.ndarray | None = None, dim: i
     (``shrinkage`` times its mean eigenvalue is added: small training sets make it singular), whitened, and the
     whitened data rotated onto its principal axes, keeping the `dim` largest. Without labels: PCA whitening of the
     total covariance (`shrinkage` regularises the eigenvalues the same way).
+
+    Args:
+        features: the backbone's features.
+        labels: their species (None: PCA whitening).
+        dim: the dimensions kept (None: all).
+        shrinkage: of the covariance towards a multiple of the identity.
     """
     x = np.asarray(features, dtype=np.float64)
     mean = x.mean(0)
@@ -45,7 +51,7 @@ def fit_whitening(features: np.ndarray, labels: np.ndarray | None = None, dim: i
 
 
 def cross_fitted_embeddings(views: np.ndarray, labels: np.ndarray, folds: int, dim: int | None = None,
-                            shrinkage: float = 0.5, supervised: bool = True, normalize: bool = True,
+                            *, shrinkage: float = 0.5, supervised: bool = True, normalize: bool = True,
                             seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     """Labelled species that the embedding was not fitted on, as unseen species are: the species split into `folds`
     seeded groups, each group embedded by a whitening fitted on the other groups alone.
@@ -54,7 +60,18 @@ def cross_fitted_embeddings(views: np.ndarray, labels: np.ndarray, folds: int, d
     so the cut over-splits them; these groups are calibration sets without that bias.
     `views`: (N, R, D) backbone features of R views of each image (quarter turns); an image's embedding is the mean
     over its views of ``(f - mean) @ projection``, each view L2-normalised first where `normalize` (the model's head
-    and quarter-turn averaging). Returns one (embeddings (n, dim), labels (n,)) pair a group."""
+    and quarter-turn averaging). Returns one (embeddings (n, dim), labels (n,)) pair a group.
+
+    Args:
+        views: (N, R, D) features of R views of each image.
+        labels: each image's species.
+        folds: the number of seeded groups of species.
+        dim: the dimensions kept.
+        shrinkage: as `fit_whitening`'s.
+        supervised: learned whitening; False: PCA.
+        normalize: each view L2-normalised first.
+        seed: of the groups.
+    """
     views, labels = np.asarray(views, dtype=np.float32), np.asarray(labels)
     species = np.random.default_rng(seed).permutation(np.unique(labels))
     if folds < 2 or len(species) < 2 * folds:

@@ -45,7 +45,7 @@ def _panels(series: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:
 
 
 def save_census_png(rows: list[list], path: Path, positions: SamplePositions | None = None) -> Path:
-    """`rows`: `reference.census.HEADER` rows, samples in core order."""
+    """`rows`: `identify.census.HEADER` rows, samples in core order."""
     plt = pyplot()
     samples, series = _series(rows)
     panels = _panels(series) or [("unexplained", np.zeros((len(samples), 3)))]
@@ -71,7 +71,7 @@ def save_census_png(rows: list[list], path: Path, positions: SamplePositions | N
     return save_figure(fig, path, dpi=100)
 
 
-def _panel(ax, name: str, y: np.ndarray, values: np.ndarray, first: bool) -> None:
+def _panel(ax, name: str, y: np.ndarray, values: np.ndarray, *, first: bool) -> None:
     share, low, high = values.T
     grey = name in ("other species", "unexplained")
     colour = "#888888" if grey else "#2a6f97"

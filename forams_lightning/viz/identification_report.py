@@ -15,7 +15,14 @@ from forams_lightning.viz.neighbours import save_neighbour_grid
 
 
 def write_identification_report(folder: Path, y_true, y_pred, species: list[str]) -> list[Path]:
-    """`test_per_species.csv` / `.png` and `test_confusion_matrix.csv` / `.png` in `folder`."""
+    """`test_per_species.csv` / `.png` and `test_confusion_matrix.csv` / `.png` in `folder`.
+
+    Args:
+        folder: where the files go.
+        y_true: the queries' species.
+        y_pred: those voted.
+        species: the name of every species index.
+    """
     rows = per_species_table(y_true, y_pred, species)
     atomic_write_csv(folder / "test_per_species.csv", list(rows[0]), [list(r.values()) for r in rows])
     matrix = normalised_confusion(y_true, y_pred, len(species))
@@ -25,10 +32,22 @@ def write_identification_report(folder: Path, y_true, y_pred, species: list[str]
             save_confusion_png(matrix, species, folder / "test_confusion_matrix.png")]
 
 
-def save_worst_queries(path: Path, found: Identification, y_true: np.ndarray, queries: list[str],
-                       gallery: list[str], species: list[str], count: int, exif_transpose: bool = True) -> Path | None:
+def save_worst_queries(path: Path, found: Identification, y_true: np.ndarray, queries: list[str], *,
+                       gallery: list[str], species: list[str], count: int,
+                       exif_transpose: bool = True) -> Path | None:
     """The `count` misidentified queries with the highest vote share for the wrong species, each beside its
-    nearest references (`queries`, `gallery`: their files); None where none was misidentified."""
+    nearest references (`queries`, `gallery`: their files); None where none was misidentified.
+
+    Args:
+        path: the PNG written.
+        found: the queries' identification.
+        y_true: their species.
+        queries: their files.
+        gallery: the gallery's files.
+        species: the name of every species index.
+        count: queries shown.
+        exif_transpose: images turned as their EXIF orientation says.
+    """
     wrong = np.flatnonzero(found.prediction != y_true)
     if not count or not len(wrong):
         return None

@@ -17,7 +17,14 @@ MARKERS = "osD^v<>pPX*hH8d"
 
 
 def project_2d(embeddings: np.ndarray, method: str = "umap", metric: str = "cosine", seed: int = 0) -> np.ndarray:
-    """(n, 2) coordinates. UMAP (umap-learn) keeps more of the global layout; t-SNE is the paper's choice."""
+    """(n, 2) coordinates. UMAP (umap-learn) keeps more of the global layout; t-SNE is the paper's choice.
+
+    Args:
+        embeddings: the points.
+        method: ``umap`` or ``tsne``.
+        metric: ``cosine`` or ``l2``.
+        seed: of the projection.
+    """
     x = np.asarray(embeddings, dtype=np.float32)
     if method == "umap":
         import umap  # first call JIT-compiles for ~20 s
@@ -44,8 +51,16 @@ def subsample(labels: np.ndarray, max_points: int | None, seed: int = 0) -> np.n
 
 
 def save_morphospace_png(xy: np.ndarray, species: list[str], seen: np.ndarray, path: str | Path,
-                         title: str = "") -> Path:
-    """`species`: the name of each point; `seen`: whether its species was in training (unseen: hollow)."""
+                         *, title: str = "") -> Path:
+    """`species`: the name of each point; `seen`: whether its species was in training (unseen: hollow).
+
+    Args:
+        xy: the projected points.
+        species: each one's species.
+        seen: whether its species was in training (unseen: hollow).
+        path: the PNG written.
+        title: above the map.
+    """
     plt = pyplot()
     names = sorted(set(species), key=lambda s: (genus_of(s), s))
     of, is_known = np.asarray(species), np.asarray(seen, bool)
@@ -70,8 +85,17 @@ def save_morphospace_png(xy: np.ndarray, species: list[str], seen: np.ndarray, p
 
 
 def save_morphospace_html(xy: np.ndarray, species: list[str], seen: np.ndarray, files: list[str],
-                          path: str | Path, title: str = "") -> Path:
-    """Interactive scatter (plotly, script embedded so it opens offline); hover shows species, genus and file."""
+                          *, path: str | Path, title: str = "") -> Path:
+    """Interactive scatter (plotly, script embedded so it opens offline); hover shows species, genus and file.
+
+    Args:
+        xy: the projected points.
+        species: each one's species.
+        seen: whether its species was in training.
+        files: each one's file (shown on hover).
+        path: the HTML written.
+        title: above the map.
+    """
     import plotly.graph_objects as go
 
     names = sorted(set(species), key=lambda s: (genus_of(s), s))

@@ -1,1 +1,0 @@
-"""Reference libraries: a trained embedder, its FAISS index over labelled images, and the novelty threshold."""
