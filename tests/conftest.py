@@ -1,64 +1,24 @@
-"""Shared fixtures: the real composed Hydra config, shrunk to the tiny synthetic library on CPU."""
+"""Shared fixtures: the real composed Hydra config, shrunk to the tiny synthetic library on CPU; a library built in a
+second; and the two trained runs (closed-set, and open-set with species withheld) that the library, identify,
+export and eval tests share, trained once a session. Helpers that are not fixtures: `helpers.py`."""
 
 from __future__ import annotations
 
-import shutil
+import json
 from pathlib import Path
 
 import pytest
-from hydra import compose, initialize_config_dir
-from hydra.core.global_hydra import GlobalHydra
-from omegaconf import DictConfig, open_dict
+from helpers import TINY_NETWORK, compose_app, compose_train
 
-CONF = str(Path(__file__).resolve().parents[1] / "conf")
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "datasets"
+WITHHELD = ["data.synthetic.n_species=10", "data.synthetic.max_images=30", "data.synthetic.min_images=14",
+            "data.synthetic.image_size=96", "data.image_size=96", "data.open_set.folds=4", "data.open_set.fold=0"]
 
 
-def rendered_page(url: str, script: str | None = None, screenshot: Path | None = None) -> str:
-    """The DOM of `url` in real Chromium (the system's, driven by playwright) after its scripts and `script` ran;
-    `screenshot` saves a 1200x900 view. Playwright's own timeouts fail a page that hangs in seconds (a bare
-    `chromium --dump-dom` now and then never returned)."""
-    sync_api = pytest.importorskip("playwright.sync_api")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=["--no-sandbox"])
-        try:
-            page = browser.new_page(viewport={"width": 1200, "height": 900})
-            page.goto(url)
-            if script:
-                page.evaluate(script)
-            if screenshot:
-                page.screenshot(path=str(screenshot))
-            return page.content()
-        finally:
-            browser.close()
 
 
-def compose_train(overrides: list[str], tmp_path: Path, cache: Path) -> DictConfig:
-    """The composed train config with the test-size settings; `overrides` as on the command line."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose("train", overrides=["data=synthetic_tiny", "logger=none", "trainer=cpu",
-                                          "callbacks.rich_progress_bar=null",
-                                          "callbacks.morphospace.methods=[tsne]", *overrides], return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(tmp_path)
-        cfg.paths.cache_dir = str(cache)
-        cfg.trainer.enable_progress_bar = False
-        cfg.trainer.enable_model_summary = False
-        cfg.data.num_workers = 0
-        del cfg.hydra
-    return cfg
 
 
-def compose_app(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
-    """The composed config of another entry point (export, identify, ...), writing into `output_dir`."""
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
-        cfg = compose(config_name, overrides=overrides, return_hydra_config=True)
-    with open_dict(cfg):
-        cfg.paths.output_dir = str(output_dir)
-        del cfg.hydra
-    return cfg
+
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -82,15 +42,8 @@ def make_cfg(tmp_path, cache_dir):
     return lambda *overrides: compose_train(list(overrides), tmp_path, cache_dir)
 
 
-def shared_dataset(name: str) -> Path:
-    path = SHARED / name
-    if not (path / "_manifest.csv").is_file():
-        pytest.skip(f"{path} not present (benchmark data lives beside the checkout only)")
-    return path
 
 
-TINY_NETWORK = {"backbone": {"name": "test_efficientnet", "pretrained": False},
-                "head": {"embedding_dim": 8, "normalize": True}, "tta_rotations": 1}
 
 
 @pytest.fixture
@@ -117,3 +70,107 @@ def small_library(tmp_path) -> Path:
                                                              "exif_transpose": True})
     return save_library(library, tmp_path / "library")
 
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, cache_dir):
+    """(run folder, metrics) of two epochs of the default recipe on the tiny library (read-only: copy to change)."""
+    from forams_lightning.train import train
+
+    run = tmp_path_factory.mktemp("run")
+    train(compose_train(["trainer.max_epochs=2", "callbacks.morphospace=null"], run, cache_dir))
+    return run, json.loads((run / "metrics.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def trained_library(trained_run, tmp_path_factory) -> Path:
+    """The library `export` builds from `trained_run` (its run folder's best checkpoint, into run/library)."""
+    from forams_lightning.export import export
+
+    run, _ = trained_run
+    return export(compose_app("export", [f"ckpt={run}", "num_workers=0"], tmp_path_factory.mktemp("export")))
+
+
+@pytest.fixture(scope="session")
+def withheld_run(tmp_path_factory, cache_dir):
+    """(run folder, library) of the open-set recipe trained with 3 of 10 species withheld, exported to a library
+    of the 7 known species (read-only: copy to change)."""
+    from forams_lightning.export import export
+    from forams_lightning.train import train
+
+    run_dir = tmp_path_factory.mktemp("withheld")
+    train(compose_train(["+experiment=open_set", "callbacks.morphospace=null", *WITHHELD], run_dir, cache_dir))
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    library = export(compose_app("export", [f"ckpt={run_dir / metrics['best_checkpoint']}", "num_workers=0"],
+                                 run_dir))
+    return run_dir, library
+
+
+@pytest.fixture
+def library(trained_library) -> Path:
+    """The library exported from `trained_run` (read-only)."""
+    return trained_library
+
+
+@pytest.fixture
+def lib(withheld_run, tmp_path) -> Path:
+    """A copy of `withheld_run`'s library, for a test to change."""
+    import shutil
+
+    return Path(shutil.copytree(withheld_run[1], tmp_path / "library"))
+
+
+@pytest.fixture
+def saved(tmp_path) -> Path:
+    """`helpers.planted_library` saved with the tiny network and an image a reference."""
+    import numpy as np
+    from helpers import planted_library
+    from PIL import Image
+
+    from forams_lightning.library import save_library
+    from forams_lightning.models.embedder import build_embedder
+
+    images = tmp_path / "refs"
+    images.mkdir()
+    files = []
+    for i in range(82):
+        files.append(str(images / f"{i}.png"))
+        Image.fromarray(np.full((8, 8, 3), i % 256, np.uint8)).save(files[-1])
+    return save_library(planted_library(build_embedder(TINY_NETWORK), TINY_NETWORK, files), tmp_path / "library")
+
+
+@pytest.fixture
+def identified(tmp_path) -> tuple[Path, Path]:
+    """(library, identify run folder): a library of 12 references of 2 species (the tiny network, its own
+    embeddings), and a run folder of 12 specimens in 2 samples, two of which are near-twins (one pixel apart)."""
+    import numpy as np
+    from helpers import pattern
+    from PIL import Image
+
+    from forams_lightning.identify.command import identify_command
+    from forams_lightning.library import ReferenceLibrary, save_library
+    from forams_lightning.models.embedder import build_embedder
+
+    refs = tmp_path / "references"
+    refs.mkdir()
+    files = []
+    for i in range(12):
+        files.append(str(refs / f"{i}.png"))
+        Image.fromarray(pattern(i, i % 2)).save(files[-1])
+    library = ReferenceLibrary(embedder=build_embedder(TINY_NETWORK), embedder_spec=TINY_NETWORK,
+                               embeddings=np.zeros((0, 8), np.float32), labels=np.zeros(0, int), files=[],
+                               species=["G. a", "G. b"], threshold=10.0,
+                               preprocessing={"image_size": 32, "crop_border": None, "exif_transpose": True})
+    embeddings, _, _ = library.embed(files)
+    library = library.with_references(embeddings, ["G. a", "G. b"] * 6, files, [""] * 12)
+    folder = save_library(library, tmp_path / "library")
+    sample = tmp_path / "sample"
+    for i in range(12):
+        (sample / f"s{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(pattern(100 + i, 2 if i < 2 else i % 2)).save(sample / f"s{i % 2}" / f"{i}.png")
+    twin = np.asarray(Image.open(sample / "s0" / "0.png")).copy()
+    twin[0, 0] = 255 - twin[0, 0]
+    Image.fromarray(twin).save(sample / "s1" / "twin.png")
+    run = tmp_path / "run"
+    identify_command(compose_app("identify", [f"library={folder}", f"images={sample}", "num_workers=0",
+                                              "precision=32"], run))
+    return folder, run

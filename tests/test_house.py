@@ -63,7 +63,8 @@ def _framework_calls(tree: ast.Module) -> set[str]:
     """Methods a framework calls with positional arguments: Lightning's hooks (`on_*`, and methods assigned to
     them), and the interfaces of PML and torch (`FRAMEWORK_CALLS`)."""
     hooked = {node.value.id for node in ast.walk(tree) if isinstance(node, ast.Assign)
-              and isinstance(node.value, ast.Name) and any(getattr(t, "id", "").startswith("on_") for t in node.targets)}
+              and isinstance(node.value, ast.Name)
+              and any(getattr(t, "id", "").startswith("on_") for t in node.targets)}
     named = {f.name for f, _ in _functions(tree) if f.name.startswith("on_")}
     return FRAMEWORK_CALLS | hooked | named
 
@@ -292,3 +293,22 @@ def test_the_map_of_the_house_names_every_module_and_nothing_else():
     mapped, tree = _mapped(), _tree()
     assert not tree - mapped, f"in the tree, not on the map: {sorted(tree - mapped)}"
     assert not mapped - tree, f"on the map, not in the tree: {sorted(mapped - tree)}"
+
+
+OWN_FOLDERS = {"faults", "experiments", "fixtures"}  # the fault suites, the studies' scripts, recorded inputs
+CROSS_CUTTING = {"house", "docs", "config", "compatibility", "distributed", "gpu", "sweeps"}
+
+
+def test_the_tests_mirror_the_package():
+    """tests/<room>/test_<module>.py tests forams_lightning/<room>/<module>.py; tests/test_<module>.py a top-level
+    module (or the whole: the house, the docs, the config, compatibility, DDP, the GPU, sweeps)."""
+    tests = ROOT / "tests"
+    wrong = []
+    for path in sorted(tests.rglob("test_*.py")):
+        relative = path.relative_to(tests)
+        if relative.parts[0] in OWN_FOLDERS:
+            continue
+        module = PACKAGE.joinpath(*relative.parts[:-1], path.stem.removeprefix("test_") + ".py")
+        if not module.is_file() and not (len(relative.parts) == 1 and path.stem[5:] in CROSS_CUTTING):
+            wrong.append(str(relative))
+    assert not wrong

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import compose_app
+from helpers import compose_app
 from omegaconf import open_dict
 
 from forams_lightning.train import train

@@ -134,14 +134,14 @@ class IdentifiedSample:
     def rows(self) -> Iterator[list]:
         """predictions.csv's rows, one per file in order: an expert's verdict, an unreadable file's error, or the
         automatic identification."""
-        blank, names = [""] * (3 * self.k), self.group_names()
+        blank, names, width = [""] * (3 * self.k), self.group_names(), len(self.header())
         for i, file in enumerate(self.files):
             verdict = self.validated.get(i)
             if verdict is not None:
                 yield [file, verdict.species, genus_of(verdict.species), "", "", "", 0, "", *blank, "",
                        verdict.validated_by]
             elif not self.readable[i]:
-                yield [file, *([""] * (len(self.header()) - 3)), self.errors.get(i, "unreadable"), ""]
+                yield [file, *([""] * (width - 3)), self.errors.get(i, "unreadable"), ""]
             else:
                 yield self._automatic_row(i, str(names[i]))
 
@@ -167,9 +167,8 @@ class IdentifiedSample:
         ids, samples = self.identified(), self.samples
         at = {name: s for s, name in enumerate(self.library.species)}
         prediction = self.prediction[ids].copy()
-        for r, i in enumerate(ids):
-            if int(i) in self.validated:
-                prediction[r] = at[self.validated[int(i)].species]
+        for i, verdict in self.validated.items():  # ids are in file order: a verdict's row is found by bisection
+            prediction[np.searchsorted(ids, i)] = at[verdict.species]
         unreadable = Counter(samples[i] for i in np.flatnonzero(~self.readable))
         return census([samples[i] for i in ids], prediction, self.flagged()[ids], list(self.group_names()[ids]),
                       species=self.library.species, confusion=self.library.confusion,

@@ -14,7 +14,7 @@ import numpy as np
 
 from forams_lightning.metrics.vectors import prepared
 
-BLOCK_CELLS = 2**24  # distances computed at once (64 MiB of float32)
+BLOCK_CELLS = 2**22  # distances computed at once: 16 MiB of float32, and 32 MiB for the argpartition of a block
 
 
 def pairwise_distances(a: np.ndarray, b: np.ndarray, metric: str) -> np.ndarray:
