@@ -21,38 +21,30 @@ FITTABLE_PARTS = ("train", "val", "unknown_val")  # never a test part: the repor
 
 
 class WhiteningInit(pl.Callback):
-    """At the start of fit, embed the training images with the backbone (evaluation transforms, each at
-    `rotations` quarter turns, each view one sample), fit `fit_whitening` (learned with species labels when
-    `supervised`, else PCA) and write it into the head's projection: embedding = normalise((f - mean) @ P).
+    """At the start of fit, embed the training images with the backbone (evaluation transforms, each view one
+    sample), fit `fit_whitening` and write it into the head's projection: embedding = normalise((f - mean) @ P).
     With ``trainer.max_epochs=0`` that is the whole training; with more epochs the head fine-tunes from there. A
     frozen backbone remembers these features, so the test pass does not embed the training images again.
     Skipped when fit resumes from a checkpoint (the weights come from it).
 
-    `parts`: the data parts fitted, those the data has of ``train``, ``val`` (the known species' validation images)
-    and ``unknown_val`` (species withheld for validation: the open-set validation scores, `open_val/`, and the
-    clustering cut calibrated there are then on fitted species). On the radiolaria benchmark fitting the val species
-    too tied on val species and lost on the test species (`experiments/open_set_radiolaria/`).
-
-    `calibration_folds` >= 2: the fitted species are also split into that many seeded groups, each embedded by a
-    whitening fitted without it (`cross_fitted_embeddings`): labelled species the embedding was not fitted on, for
-    the open-set evaluation to calibrate its clustering cut on (species the whitening fitted are tighter than unseen
-    ones, and a cut calibrated on them over-splits the unseen). They become the model's `calibration`
-    (`evaluation.calibration.CalibrationSets`, with the share of their species' images they hold), which travels in
-    the checkpoint, so an evaluation from it (`forams_lightning.eval`) calibrates the cut as the run did."""
+    Args:
+        shrinkage: of the within-species covariance (`models.whitening.fit_whitening`).
+        rotations: quarter turns of every image, each one view.
+        supervised: learned with species labels; False: PCA whitening.
+        batch_size: images a batch while embedding.
+        parts: the data parts fitted, of ``train``, ``val`` and ``unknown_val`` (species withheld for validation:
+            `open_val/` and its cut are then on fitted species). On radiolaria, fitting the val species too tied on
+            them and lost on the test species (`experiments/open_set_radiolaria/`).
+        calibration_folds: >= 2: the fitted species also split into that many seeded groups, each embedded by a
+            whitening fitted without it (`cross_fitted_embeddings`): species the embedding was not fitted on, for
+            the open-set evaluation to calibrate its cut on (a cut calibrated on fitted species over-splits unseen
+            ones). They become the model's `calibration` (`evaluation.calibration.CalibrationSets`), kept in the
+            checkpoint, so `forams_lightning.eval` calibrates as the run did. 0: off.
+        seed: of the groups.
+    """
 
     def __init__(self, shrinkage: float = 0.5, rotations: int = 4, supervised: bool = True, batch_size: int = 64,
                  *, parts: Sequence[str] = ("train",), calibration_folds: int = 0, seed: int = 0):
-        """The fit's settings (the class docstring says what each does).
-
-        Args:
-            shrinkage: of the within-species covariance towards its diagonal (`models.whitening.fit_whitening`).
-            rotations: quarter turns of every training image, each one view.
-            supervised: learned with species labels; False: PCA whitening.
-            batch_size: images a batch while embedding.
-            parts: the data parts fitted (of ``train``, ``val``, ``unknown_val``).
-            calibration_folds: 0 (off) or the number of cross-fitted groups of species kept for calibrating the cut.
-            seed: of the cross-fitted groups.
-        """
         bad = [p for p in parts if p not in FITTABLE_PARTS]
         if bad or not parts:
             raise ValueError(f"callbacks.whitening.parts={list(parts)}: choose from {list(FITTABLE_PARTS)}")

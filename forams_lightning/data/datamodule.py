@@ -42,6 +42,30 @@ class ForamsDataModule(pl.LightningDataModule):
     Loaders: P×K training batches (`sampler`, `augment` on the CPU or with `gpu_augment` on the accelerator), and
     per stage the evaluation sets in the order of `eval_parts(stage)`: the gallery (the train split, evaluation
     transforms), the known-species queries and the species never seen in training (`unknown_val`, `unknown_test`).
+
+    Args:
+        root: a folder of species folders (or the synthetic library's folder).
+        manifest: a CSV manifest of the images instead.
+        manifest_columns: its column names.
+        synthetic: the generated library's settings (`data.synthetic.SyntheticSpec`).
+        image_size: the side the images are letterboxed to.
+        crop_border: a label strip and dark frame cropped first.
+        exif_transpose: images turned as their EXIF orientation says.
+        check_images: screen every image before training.
+        on_bad_image: ``skip`` (with one warning) or ``error``.
+        split: the split options (fractions, seed, groups).
+        split_file: a saved split.csv to reuse.
+        open_set: which species are withheld as never seen in training.
+        output_dir: where split.csv and bad_images.csv are written.
+        sampler: the P×K batch options.
+        cache: keep the decoded images in a memory-mapped cache.
+        cache_dir: where that cache lives.
+        gpu_augment: augment on the accelerator.
+        augment: the augmentation's settings.
+        eval_batch_size: images a batch of the evaluation loaders.
+        num_workers: loader worker processes.
+        pin_memory: pinned host memory (None: on where there is CUDA).
+        seed: of the split and the batches.
     """
 
     def __init__(
@@ -69,33 +93,6 @@ class ForamsDataModule(pl.LightningDataModule):
         pin_memory: bool | None = None,
         seed: int = 0,
     ):
-        """The data's source, screening, split, loaders and augmentation (`conf/data/`; the class docstring says
-        how they combine).
-
-        Args:
-            root: a folder of species folders (or the synthetic library's folder).
-            manifest: a CSV manifest of the images instead.
-            manifest_columns: its column names.
-            synthetic: the generated library's settings (`data.synthetic.SyntheticSpec`).
-            image_size: the side the images are letterboxed to.
-            crop_border: a label strip and dark frame cropped first.
-            exif_transpose: images turned as their EXIF orientation says.
-            check_images: screen every image before training.
-            on_bad_image: ``skip`` (with one warning) or ``error``.
-            split: the split options (fractions, seed, groups).
-            split_file: a saved split.csv to reuse.
-            open_set: which species are withheld as never seen in training.
-            output_dir: where split.csv and bad_images.csv are written.
-            sampler: the P×K batch options.
-            cache: keep the decoded images in a memory-mapped cache.
-            cache_dir: where that cache lives.
-            gpu_augment: augment on the accelerator.
-            augment: the augmentation's settings.
-            eval_batch_size: images a batch of the evaluation loaders.
-            num_workers: loader worker processes.
-            pin_memory: pinned host memory (None: on where there is CUDA).
-            seed: of the split and the batches.
-        """
         super().__init__()
         _check_options(root, manifest, image_size, eval_batch_size, num_workers=num_workers, cache=cache,
                        cache_dir=cache_dir)

@@ -8,7 +8,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from forams_lightning.identify.settings import IdentifySettings
-from forams_lightning.library.embedding import Inference
+from forams_lightning.library.command import inference_settings
 
 
 def identify_command(cfg: DictConfig) -> Path:
@@ -26,11 +26,4 @@ def identify_settings(cfg: DictConfig) -> IdentifySettings:
     """The vote, its re-ranking and the grouping, as `identify` and `review` configs give them."""
     from hydra.utils import instantiate
 
-
     return IdentifySettings(cfg.k, cfg.vote, instantiate(cfg.reranking), cfg.groups)
-
-
-def inference_settings(cfg: DictConfig) -> Inference:
-    """How files are embedded, as every command's config gives it (batch_size, num_workers, device, precision)."""
-
-    return Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))

@@ -44,17 +44,16 @@ def vote(library: ReferenceLibrary, queries: np.ndarray,
 
 
 class IdentifiedSample:
-    """The files of a sample, none identified yet: `record` fills in what a vote found (module docstring)."""
+    """The files of a sample, none identified yet: `record` fills in what a vote found (module docstring).
+
+    Args:
+        files: every file of the sample, in order.
+        library: the library it is identified against.
+        k: the neighbours kept of each specimen.
+        samples: the sample of each file (for the census), or None.
+    """
 
     def __init__(self, files: Sequence[str], library: ReferenceLibrary, k: int, samples: Sequence[str] | None = None):
-        """The sample's files, none identified yet.
-
-        Args:
-            files: every file of the sample, in order.
-            library: the library it is identified against.
-            k: the neighbours kept of each specimen.
-            samples: the sample of each file (for the census), or None.
-        """
         n = len(files)
         self.files, self.library = list(files), library
         self.samples = None if samples is None else list(samples)  # the sample of each file (for the census)

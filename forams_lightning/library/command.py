@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from omegaconf import DictConfig, ListConfig
 
 if TYPE_CHECKING:
+    from forams_lightning.library.embedding import Inference
     from forams_lightning.library.reference_library import ReferenceLibrary
 
 COMMANDS = ("show", "add", "remove", "relabel", "calibrate", "audit")
@@ -16,10 +17,9 @@ COMMANDS = ("show", "add", "remove", "relabel", "calibrate", "audit")
 
 def library_command(cfg: DictConfig) -> ReferenceLibrary:
     """Runs `cfg.command`; returns the changed library (or the shown one)."""
-    from forams_lightning.library import editing
     from forams_lightning.library.audit import audit_report
     from forams_lightning.library.description import describe
-    from forams_lightning.library.embedding import Inference
+    from forams_lightning.library.editing import add_references, recalibrate, relabel_references, remove_references
     from forams_lightning.library.storage import load_library
 
     if cfg.command not in COMMANDS:
@@ -28,16 +28,23 @@ def library_command(cfg: DictConfig) -> ReferenceLibrary:
         library = load_library(cfg.library)
         print(describe(library) if cfg.command == "show" else audit_report(library, cfg.paths.output_dir))
         return library
-    inference = Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
+    inference = inference_settings(cfg)
     files = _as_list(cfg.files)
     changes = {
-        "add": lambda: editing.add_references(cfg.library, cfg.images, cfg.species, inference=inference),
-        "remove": lambda: editing.remove_references(cfg.library, cfg.species, files),
-        "relabel": lambda: editing.relabel_references(cfg.library, files, cfg.species, cfg.images),
-        "calibrate": lambda: editing.recalibrate(cfg.library, cfg.images, cfg.species, keep_known=cfg.keep_known,
-                                                 inference=inference),
+        "add": lambda: add_references(cfg.library, cfg.images, cfg.species, inference=inference),
+        "remove": lambda: remove_references(cfg.library, cfg.species, files),
+        "relabel": lambda: relabel_references(cfg.library, files, cfg.species, cfg.images),
+        "calibrate": lambda: recalibrate(cfg.library, cfg.images, cfg.species, keep_known=cfg.keep_known,
+                                         inference=inference),
     }
     return changes[cfg.command]()[0]
+
+
+def inference_settings(cfg: DictConfig) -> Inference:
+    """How files are embedded, as every command's config gives it (batch_size, num_workers, device, precision)."""
+    from forams_lightning.library.embedding import Inference
+
+    return Inference(cfg.batch_size, cfg.num_workers, cfg.device, str(cfg.precision))
 
 
 def _as_list(files: object) -> list[str] | None:

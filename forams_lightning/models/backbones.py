@@ -46,22 +46,21 @@ class Backbone(nn.Module):
 
     `input_scale` resizes the image by that factor before the network (one per network for an ensemble), so that
     each member sees it at its own pretraining resolution: EfficientNet-Lite0 was trained at 224 px, Lite1 at 240,
-    Lite2 at 260 (``[1.0, 1.0714]`` with 224 px data)."""
+    Lite2 at 260 (``[1.0, 1.0714]`` with 224 px data).
+
+    Args:
+        name: a torchvision or timm model, or a list of them (a feature ensemble).
+        pretrained: ``true``, ``false`` or ``auto`` (random weights with a warning where none are at hand).
+        source: ``torchvision``, ``timm`` or ``auto``.
+        pool: ``default``, ``avg``, ``max`` or ``gem``.
+        channels_last: ``auto``, true or false.
+        layers: timm feature stages pooled beside the final features.
+        input_scale: the image resized by this factor first (one a network).
+    """
 
     def __init__(self, name: str | list[str] = "resnet50", pretrained: bool | str = "auto", source: str = "auto",
                  pool: str = "default", *, channels_last: bool | str = "auto", layers: list[int] | None = None,
                  input_scale: float | list[float] = 1.0):
-        """The network and how it is read (the class docstring says what each option does).
-
-        Args:
-            name: a torchvision or timm model, or a list of them (a feature ensemble).
-            pretrained: ``true``, ``false`` or ``auto`` (random weights with a warning where none are at hand).
-            source: ``torchvision``, ``timm`` or ``auto``.
-            pool: ``default``, ``avg``, ``max`` or ``gem``.
-            channels_last: ``auto``, true or false.
-            layers: timm feature stages pooled beside the final features.
-            input_scale: the image resized by this factor first (one a network).
-        """
         super().__init__()
         if pretrained not in (True, False, "auto"):
             raise ValueError(f"model.backbone.pretrained must be auto, true or false (got {pretrained!r})")

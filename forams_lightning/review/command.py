@@ -11,7 +11,8 @@ from werkzeug.serving import BaseWSGIServer
 
 
 def review_command(cfg: DictConfig) -> None:
-    from forams_lightning.identify.command import identify_command, identify_settings, inference_settings
+    from forams_lightning.identify.command import identify_command, identify_settings
+    from forams_lightning.library.command import inference_settings
     from forams_lightning.review.opening import open_review
     from forams_lightning.review.web.serving import start_server
 

@@ -45,6 +45,23 @@ def create_app(review: LiveReview, *, token: str, reviewer: str, hosts: set[str]
     def specimen(i: int) -> ResponseReturnValue:
         return jsonify({**review.specimen(i), "candidates": review.candidates(i)})
 
+    @app.get("/api/groups")
+    def groups() -> ResponseReturnValue:
+        return jsonify(_groups(review))
+
+    @app.post("/api/census")
+    def census() -> ResponseReturnValue:
+        rows = on_census() if on_census else None
+        return jsonify({"rows": rows, "message": "census.csv and census.png written" if rows is not None
+                        else "this sample has no samples (images in one sub-folder per sample give a census)"})
+
+    _decision_routes(app, review, reviewer)
+    _image_routes(app, review, Images(thumbnails, review.library.preprocessing.get("exif_transpose", True)))
+    return app
+
+
+def _decision_routes(app: Flask, review: LiveReview, reviewer: str) -> None:
+    """Verdicts, group verdicts, undo and skip: each the review's own decision (it keeps its changes)."""
     @app.post("/api/verdict")
     def verdict() -> ResponseReturnValue:
         given = json_body()
@@ -68,19 +85,6 @@ def create_app(review: LiveReview, *, token: str, reviewer: str, hosts: set[str]
     def skip() -> ResponseReturnValue:
         review.skip(whole(json_body(), "id"))
         return jsonify(_state(review))
-
-    @app.get("/api/groups")
-    def groups() -> ResponseReturnValue:
-        return jsonify(_groups(review))
-
-    @app.post("/api/census")
-    def census() -> ResponseReturnValue:
-        rows = on_census() if on_census else None
-        return jsonify({"rows": rows, "message": "census.csv and census.png written" if rows is not None
-                        else "this sample has no samples (images in one sub-folder per sample give a census)"})
-
-    _image_routes(app, review, Images(thumbnails, review.library.preprocessing.get("exif_transpose", True)))
-    return app
 
 
 def _image_routes(app: Flask, review: LiveReview, images: Images) -> None:
